@@ -1,0 +1,224 @@
+"""The `collect` command: database upgrades, users, the production server and the demo."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from collect import create_app
+from collect.errors import CollectError
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMS_DIR = ROOT / "forms"
+
+
+class AppContext:
+    def __init__(self) -> None:
+        self._app: Flask | None = None
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            self._app = create_app()
+        return self._app
+
+
+pass_ctx = click.make_pass_decorator(AppContext, ensure=True)
+
+
+@click.group()
+def main() -> None:
+    """collect: an ODK-compatible survey server with evaluation reports."""
+
+
+def _fail(e: CollectError) -> None:
+    raise click.ClickException(e.message) from e
+
+
+# Database ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: AppContext) -> None:
+    """Create the database or migrate it to the latest schema (safe to run again)."""
+    upgrade(ctx.app)
+    click.echo(f"Database is up to date ({_safe_url(ctx.app.config['SQLALCHEMY_DATABASE_URI'])}).")
+
+
+def upgrade(app: Flask) -> None:
+    from flask_migrate import upgrade as alembic_upgrade
+
+    with app.app_context():
+        alembic_upgrade(directory=str(ROOT / "migrations"))
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+# Users ------------------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Web users (admins, managers, viewers)."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--admin", is_flag=True, help="Make the user a site administrator.")
+@pass_ctx
+def user_create(ctx: AppContext, email: str, password: str, admin: bool) -> None:
+    """Create a web user."""
+    from collect.domain import users
+
+    with ctx.app.app_context():
+        try:
+            created = users.create(email, password, is_admin=admin)
+        except CollectError as e:
+            _fail(e)
+        click.echo(
+            f"Created {'admin ' if admin else ''}user {created.email} (id {created.actor_id})."
+        )
+
+
+@user.command("list")
+@pass_ctx
+def user_list(ctx: AppContext) -> None:
+    """List web users."""
+    from collect.domain import users
+
+    with ctx.app.app_context():
+        for u in users.all_users():
+            click.echo(f"{u.actor_id}\t{u.email}\t{'admin' if u.is_admin else ''}")
+
+
+@user.command("set-password")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 10 characters.")
+@pass_ctx
+def user_set_password(ctx: AppContext, email: str, password: str) -> None:
+    """Set a user's password (their sessions end)."""
+    from collect.domain import users
+
+    with ctx.app.app_context():
+        try:
+            users.set_password(email, password)
+        except CollectError as e:
+            _fail(e)
+        click.echo(f"Password changed for {email}.")
+
+
+# Serving ----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Default: 2 x CPU cores + 1.")
+@pass_ctx
+def serve(ctx: AppContext, host: str, port: int, workers: int | None) -> None:
+    """Upgrade the database, then serve with gunicorn (the production server)."""
+    upgrade(ctx.app)
+    _exec_gunicorn(host, port, workers)
+
+
+def _exec_gunicorn(host: str, port: int, workers: int | None) -> None:
+    count = workers or (2 * (os.cpu_count() or 1) + 1)
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(ROOT),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(count),
+        # Phones on slow networks take long to upload photos; don't cut them off.
+        "--timeout",
+        "300",
+        "--graceful-timeout",
+        "30",
+        "--access-logfile",
+        "-",
+        "wsgi:app",
+    ]
+    sys.stdout.flush()
+    os.execv(sys.executable, args)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="0.0.0.0 lets phones connect.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set everything up, print, and exit.")
+def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
+    """Set up a demo project with the sample forms and an app user, then serve it."""
+    from collect.domain import demo as demo_setup
+
+    lan = _lan_address() if host == "0.0.0.0" else host
+    base = os.environ.get("COLLECT_BASE_URL") or f"http://{lan}:{port}"
+    os.environ["COLLECT_BASE_URL"] = base
+    app = create_app()
+    upgrade(app)
+    with app.app_context():
+        result = demo_setup.run(FORMS_DIR, base)
+    data_dir = Path(app.config["DATA_DIR"])
+    png = data_dir / "demo-collect-qr.png"
+    png.write_bytes(result.qr_png)
+    lines: list[Any] = [
+        "",
+        "collect demo is ready.",
+        "",
+        f"  Browser:            http://127.0.0.1:{port}/   (from another computer: {base}/)",
+        f"  Sign in as:         {result.email}",
+    ]
+    if result.password:
+        lines.append(f"  Password:           {result.password}   (shown once; keep it)")
+    else:
+        lines.append("  Password:           unchanged since the last demo run")
+    lines += [
+        f"  Project:            {result.project_name} (id {result.project_id}), "
+        f"{len(result.forms)} forms: {', '.join(result.forms)}",
+        f"  ODK Collect server: {result.server_url}",
+        f"  QR code (PNG):      {png}",
+        "",
+        "Scan this code in ODK Collect (Project > Add project > Configure with QR code):",
+        "",
+    ]
+    click.echo("\n".join(str(x) for x in lines))
+    click.echo(result.qr_text)
+    if no_serve:
+        return
+    click.echo(f"Serving on {host}:{port} with gunicorn; press Ctrl+C to stop.\n")
+    _exec_gunicorn(host, port, workers)
+
+
+def _lan_address() -> str:
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+    return address if not address.startswith("127.") else "127.0.0.1"
+
+
+def generated_password() -> str:
+    return secrets.token_urlsafe(12)

@@ -1,0 +1,70 @@
+"""Settings: defaults here, `COLLECT_*` environment variables over them, a test's dict over both."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MB = 1024 * 1024
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the app's configuration; creates the data directory and the secret key if missing."""
+    env = os.environ
+    overrides = dict(overrides or {})
+    data_dir = Path(overrides.get("DATA_DIR") or env.get("COLLECT_DATA_DIR") or "instance")
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database_url = (
+        overrides.get("SQLALCHEMY_DATABASE_URI")
+        or env.get("COLLECT_DATABASE_URL")
+        or f"sqlite:///{data_dir / 'collect.db'}"
+    )
+    config: dict[str, Any] = {
+        "DATA_DIR": str(data_dir),
+        "BLOB_DIR": str(data_dir / "blobs"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        "SECRET_KEY": env.get("COLLECT_SECRET_KEY") or _secret_key(data_dir),
+        # Bytes a device may send in one POST; Collect splits larger submissions below this.
+        "MAX_SUBMISSION_BYTES": int(env.get("COLLECT_MAX_SUBMISSION_BYTES", 100 * MB)),
+        "MAX_XML_BYTES": int(env.get("COLLECT_MAX_XML_BYTES", 10 * MB)),
+        "MAX_FORM_BYTES": int(env.get("COLLECT_MAX_FORM_BYTES", 20 * MB)),
+        "SESSION_HOURS": int(env.get("COLLECT_SESSION_HOURS", 24)),
+        # "auto": run ODK Validate when java is on the PATH; "always" / "never" force it.
+        "ODK_VALIDATE": env.get("COLLECT_ODK_VALIDATE", "auto"),
+        "TRUST_PROXY": env.get("COLLECT_TRUST_PROXY", "") in ("1", "true", "yes"),
+        "BASE_URL": env.get("COLLECT_BASE_URL", ""),
+    }
+    config.update(overrides)
+    if "SQLALCHEMY_DATABASE_URI" in overrides and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
+    return config
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def _secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if not path.exists():
+        # Written aside and linked into place, so two workers starting together agree on one key.
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""Domain layer: what collect does, free of Flask request objects."""

@@ -1,0 +1,1 @@
+"""Storage layer: the database models and the blob store."""

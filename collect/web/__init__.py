@@ -1,0 +1,1 @@
+"""Web layer: one blueprint per kind of client (OpenRosa, JSON API, pages)."""
