@@ -7,9 +7,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from collect import config as settings
 from collect.errors import CollectError
@@ -72,7 +73,7 @@ def _register_errors(app: Flask) -> None:
         return body, e.status
 
     @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> Response | tuple[dict[str, Any], int]:
+    def http_error(e: HTTPException) -> WerkzeugResponse | tuple[dict[str, Any], int]:
         status = e.code or 500
         if wants_json():
             messages = {

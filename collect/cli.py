@@ -222,3 +222,7 @@ def _lan_address() -> str:
 
 def generated_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+if __name__ == "__main__":
+    main()

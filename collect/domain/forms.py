@@ -378,22 +378,22 @@ def _publish(form: Form, draft: FormDef, new_version: str | None) -> None:
 
 def _set_version(xml: bytes, form_id: str, new_version: str) -> bytes:
     """Rewrite the primary instance's version attribute, leaving every other byte as it was."""
-    root = xform.parse_xml(xml, what="XForm")
     parsed = xform.read_xform(xml)
     text = xml.decode("utf-8")
     escaped = new_version.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-    pattern = re.compile(
-        r"(<" + re.escape(parsed.root_name) + r"\b[^>]*?\bid=\"" + re.escape(form_id) + r"\"[^>]*?)"
-    )
-    match = pattern.search(text)
-    if match is None or root is None:
-        raise BadRequest("Could not find the form's instance to set its version.")
-    head = match.group(1)
-    if re.search(r"\bversion=\"[^\"]*\"", head):
-        new_head = re.sub(r"\bversion=\"[^\"]*\"", f'version="{escaped}"', head, count=1)
-    else:
-        new_head = head + f' version="{escaped}"'
-    return (text[: match.start()] + new_head + text[match.end() :]).encode("utf-8")
+    tag = re.compile(r"<" + re.escape(parsed.root_name) + r"\b[^>]*>")
+    for match in tag.finditer(text):
+        head = match.group(0)
+        if f'id="{form_id}"' not in head and f"id='{form_id}'" not in head:
+            continue
+        version_attr = re.compile(r"""\bversion=("[^"]*"|'[^']*')""")
+        if version_attr.search(head):
+            new_head = version_attr.sub(f'version="{escaped}"', head, count=1)
+        else:
+            close = -2 if head.endswith("/>") else -1
+            new_head = head[:close] + f' version="{escaped}"' + head[close:]
+        return (text[: match.start()] + new_head + text[match.end() :]).encode("utf-8")
+    raise BadRequest("Could not find the form's instance to set its version.")
 
 
 def safe_name(name: str) -> str:

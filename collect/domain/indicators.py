@@ -663,9 +663,12 @@ def _check_baseline(
     field: str | None,
     key: str,
 ) -> None:
-    if field and field not in questions:
-        row.problem("field", f"the baseline form '{baseline}' has no question named '{field}'")
-    elif field and not questions[field].is_numeric:
-        row.problem("field", f"'{field}' is not numeric in the baseline form '{baseline}'")
-    if key and key not in questions:
+    # Only what fits this form is looked for in the baseline: one problem per mistake.
+    this_form = row.context.questions
+    if field and field in this_form and this_form[field].is_numeric:
+        if field not in questions:
+            row.problem("field", f"the baseline form '{baseline}' has no question named '{field}'")
+        elif not questions[field].is_numeric:
+            row.problem("field", f"'{field}' is not numeric in the baseline form '{baseline}'")
+    if key and key in this_form and key not in questions:
         row.problem("key", f"the baseline form '{baseline}' has no question named '{key}'")

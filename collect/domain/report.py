@@ -190,6 +190,7 @@ def _units(
         by_person = {_person(r.answer(field)): r for r in _latest(kept) if r.answer(field)}
         return [_Unit(r) for r in by_person.values()], 0
     if indicator.type == "change":
+        # `where` names this form's questions, so it filters the endline side only.
         return _pairs(kept, baseline, field, indicator.key or "")
     return [_Unit(r) for r in kept], 0
 
@@ -515,7 +516,7 @@ def format_number(value: float | None) -> str:
     """Print a number as the CSV does: 6 not 6.0, else rounded to 3 decimals; None as ""."""
     if value is None or not math.isfinite(value):
         return ""
-    rounded = round(value, 3)
+    rounded = round(float(value), 3)
     if rounded.is_integer():
         return str(int(rounded))
     return f"{rounded:.3f}".rstrip("0")
@@ -524,7 +525,7 @@ def format_number(value: float | None) -> str:
 def _json_number(value: float | None) -> float | int | None:
     if value is None or not math.isfinite(value):
         return None
-    rounded = round(value, 3)
+    rounded = round(float(value), 3)
     return int(rounded) if rounded.is_integer() else rounded
 
 
@@ -633,6 +634,10 @@ def _cell(value: float | None, suppressed: bool) -> object:
     return "" if number is None else number
 
 
+def _n(row: Row) -> object:
+    return SUPPRESSED if row.suppressed else row.n
+
+
 def write_xlsx(report: Report, out: BinaryIO) -> None:
     """Write the report as a workbook: sheets Participation and Impact, one table per indicator."""
     import xlsxwriter
@@ -640,12 +645,14 @@ def write_xlsx(report: Report, out: BinaryIO) -> None:
     book = xlsxwriter.Workbook(out, {"constant_memory": True})
     bold = book.add_format({"bold": True})
     title = book.add_format({"bold": True, "font_size": 14})
-    for section in report.sections:
-        worksheet = book.add_worksheet(section.label)
-        worksheet.set_column(0, 0, 40)
-        worksheet.set_column(1, 8, 14)
-        _write_section(_Sheet(worksheet, bold, title), section)
-    book.close()
+    try:
+        for section in report.sections:
+            worksheet = book.add_worksheet(section.label)
+            worksheet.set_column(0, 0, 40)
+            worksheet.set_column(1, 8, 14)
+            _write_section(_Sheet(worksheet, bold, title), section)
+    finally:
+        book.close()  # also removes constant_memory's temporary files
 
 
 def _write_section(sheet: _Sheet, section: Section) -> None:
@@ -657,13 +664,12 @@ def _write_section(sheet: _Sheet, section: Section) -> None:
         value: object = _cell(headline.value, headline.suppressed)
         if result.waiting_for:
             value = f"waiting for {result.waiting_for}"
-        n = "" if headline.suppressed else headline.n
-        sheet.write(
-            [result.label, value, n, _cell(result.target, False), _cell(result.achievement, False)]
-        )
+        target, achievement = _cell(result.target, False), _cell(result.achievement, False)
+        sheet.write([result.label, value, _n(headline), target, achievement])
     for result in section.indicators:
-        sheet.skip()
-        _write_indicator(sheet, result)
+        if result.blocks or (result.type == "change" and not result.waiting_for):
+            sheet.skip()
+            _write_indicator(sheet, result)
 
 
 def _write_indicator(sheet: _Sheet, result: IndicatorReport) -> None:
@@ -671,7 +677,7 @@ def _write_indicator(sheet: _Sheet, result: IndicatorReport) -> None:
     if result.type == "change":
         sheet.write(["Measure", "Value", "n"], sheet.bold)
         for row in result.total:
-            sheet.write([MEASURE_LABELS[row.measure], _cell(row.value, row.suppressed), row.n])
+            sheet.write([MEASURE_LABELS[row.measure], _cell(row.value, row.suppressed), _n(row)])
     for block in result.blocks:
         sheet.skip()
         _write_block(sheet, block)
@@ -685,6 +691,4 @@ def _write_block(sheet: _Sheet, block: Block) -> None:
         by_category.setdefault(row.category, []).append(row)
     for rows in by_category.values():
         values = [_cell(r.value, r.suppressed) for r in rows]
-        first = rows[0]
-        n: object = SUPPRESSED if first.suppressed else first.n
-        sheet.write([first.category_label, *values, n])
+        sheet.write([rows[0].category_label, *values, _n(rows[0])])

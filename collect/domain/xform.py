@@ -50,7 +50,7 @@ def parse_xml(data: bytes, *, what: str) -> etree._Element:
         raise InvalidSubmission(f"The {what} is not well-formed XML: {e.msg}.") from e
     if root is None:
         raise InvalidSubmission(f"The {what} is empty.")
-    if root.getroottree().docinfo.doctype:
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise InvalidSubmission(f"The {what} declares a DOCTYPE, which is not accepted.")
     return root
 
@@ -234,7 +234,7 @@ def _itext(model: etree._Element) -> dict[str, dict[str, str]]:
 
 
 def _text_content(el: etree._Element) -> str:
-    return "".join(el.itertext()).strip()
+    return "".join(str(t) for t in el.itertext()).strip()
 
 
 def _controls(body: etree._Element, data_root: etree._Element) -> dict[str, etree._Element]:
@@ -355,7 +355,8 @@ def _walk(
             yield from _walk(child, path, inner, binds, controls, repeats, translations, secondary)
             continue
         control_name = local(control.tag) if control is not None else None
-        list_name, choices = (None, ())
+        list_name: str | None = None
+        choices: tuple[Choice, ...] = ()
         if control is not None and control_name in ("select1", "select", "rank"):
             list_name, choices = _choices(control, translations, secondary)
         bind_type = (bind.get("type") if bind is not None else None) or "string"

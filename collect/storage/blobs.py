@@ -75,7 +75,11 @@ def read(blob: Blob) -> bytes:
 
 
 def stream(blob: Blob) -> Iterator[bytes]:
-    """Yield the bytes of a blob in chunks, for large media."""
-    with path_of(blob.sha256).open("rb") as f:
+    """Yield the bytes of a blob in chunks, for large media (safe outside the app context)."""
+    return _chunks(path_of(blob.sha256))
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             yield chunk

@@ -1,6 +1,7 @@
 """The indicators sheet: reading workbooks, refusing what does not fit the form, round trips."""
 
 import io
+from collections.abc import Mapping
 
 import openpyxl
 import pytest
@@ -40,12 +41,17 @@ POSTTEST = {
 NO_SCORE = {k: v for k, v in PRETEST.items() if k != "score"}
 
 
-def _row(number: int = 2, **cells: str) -> SheetRow:
+def _row(number: int = 2, /, **cells: str) -> SheetRow:
     base = {"name": "trained", "section": "participation", "label": "Trained", "type": "count"}
     return SheetRow(number, {**base, **cells})
 
 
-def _parse(*rows: SheetRow, taken: set[str] | None = None, forms=None) -> list[Indicator]:
+Forms = Mapping[str, Mapping[str, Question]]
+
+
+def _parse(
+    *rows: SheetRow, taken: set[str] | None = None, forms: Forms | None = None
+) -> list[Indicator]:
     return indicators.parse(
         list(rows),
         POSTTEST,
@@ -55,15 +61,17 @@ def _parse(*rows: SheetRow, taken: set[str] | None = None, forms=None) -> list[I
     )
 
 
-def _problems(*rows: SheetRow, **kwargs) -> list[Problem]:
+def _problems(
+    *rows: SheetRow, taken: set[str] | None = None, forms: Forms | None = None
+) -> list[Problem]:
     with pytest.raises(InvalidForm) as caught:
-        _parse(*rows, **kwargs)
+        _parse(*rows, taken=taken, forms=forms)
     assert caught.value.message.startswith("The indicators sheet has problems.")
     return caught.value.problems
 
 
-def _only(*rows: SheetRow, **kwargs) -> Problem:
-    problems = _problems(*rows, **kwargs)
+def _only(*rows: SheetRow, taken: set[str] | None = None, forms: Forms | None = None) -> Problem:
+    problems = _problems(*rows, taken=taken, forms=forms)
     assert len(problems) == 1, problems
     return problems[0]
 
@@ -115,7 +123,7 @@ WORKED_SHEET = [
         {
             "name": "satisfied",
             "section": "impact",
-            "label": "Satisfied (4–5 of 5)",
+            "label": "Satisfied (4\N{EN DASH}5 of 5)",
             "type": "percent",
             "field": "satisfaction",
             "condition": "${satisfaction} >= 4",
@@ -128,7 +136,10 @@ WORKED_SHEET = [
 def test_worked_example_sheet_parses() -> None:
     trained, women, gain, satisfied = _parse(*WORKED_SHEET)
     assert trained.type == "distinct"
-    assert trained.labels == {"default": "Officials trained", "French (fr)": "Fonctionnaires formés"}
+    assert trained.labels == {
+        "default": "Officials trained",
+        "French (fr)": "Fonctionnaires formés",
+    }
     assert trained.label("fr") == "Fonctionnaires formés"
     assert [d.item for d in trained.by] == ["sex", "institution"]
     assert trained.target == 8.0
@@ -264,7 +275,10 @@ def test_by_a_free_text_question() -> None:
 
 def test_by_a_numeric_question_without_bands() -> None:
     problem = _only(_row(by="age"))
-    assert problem.message == "cannot disaggregate by 'age' (integer); add bands, e.g. age:0-17,18-59,60+"
+    assert (
+        problem.message
+        == "cannot disaggregate by 'age' (integer); add bands, e.g. age:0-17,18-59,60+"
+    )
 
 
 def test_by_an_unknown_question() -> None:
@@ -281,7 +295,10 @@ def test_bands_on_a_non_numeric_question() -> None:
 @pytest.mark.parametrize(
     ("item", "message"),
     [
-        ("age:0-17,adult", "'adult' in 'age:0-17,adult' is not a band; write bands like age:0-17,18-59,60+"),
+        (
+            "age:0-17,adult",
+            "'adult' in 'age:0-17,adult' is not a band; write bands like age:0-17,18-59,60+",
+        ),
         ("age:", "'' in 'age:' is not a band; write bands like age:0-17,18-59,60+"),
         ("age:17-0", "band '17-0' in 'age:17-0' ends before it starts"),
         ("age:0-17,60+,18-59", "only the last band of 'age:0-17,60+,18-59' may be open ('60+')"),
@@ -326,7 +343,8 @@ def test_condition_on_another_type() -> None:
 
 @pytest.mark.parametrize("column", ["where", "condition"])
 def test_expression_syntax_error(column: str) -> None:
-    row = _row(7, type="percent", field="sex", condition="true()", **{column: "${sex} = 'f' )"})
+    cells = {"type": "percent", "field": "sex", "condition": "true()", column: "${sex} = 'f' )"}
+    row = _row(7, **cells)
     problem = _only(row)
     assert (problem.sheet, problem.row, problem.column) == ("indicators", 7, column)
     assert problem.message == "the expression cannot be read: unexpected ')' at character 14"
@@ -339,7 +357,8 @@ def test_expression_unknown_function() -> None:
 
 @pytest.mark.parametrize("column", ["where", "condition"])
 def test_expression_unknown_reference(column: str) -> None:
-    row = _row(type="percent", field="sex", condition="true()", **{column: "${gender} = 'f'"})
+    cells = {"type": "percent", "field": "sex", "condition": "true()", column: "${gender} = 'f'"}
+    row = _row(**cells)
     problem = _only(row)
     assert (problem.column, problem.message) == (column, "${gender} is not a question of this form")
 
@@ -528,11 +547,11 @@ def test_question_refuses_unknown_types() -> None:
 
 def _workbook(sheets: dict[str, list[list[object]]]) -> bytes:
     book = openpyxl.Workbook()
-    book.remove(book.active)
     for title, rows in sheets.items():
         sheet = book.create_sheet(title)
         for row in rows:
             sheet.append(row)
+    del book["Sheet"]  # the one a new workbook starts with
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -595,5 +614,30 @@ def test_read_sheet_refuses_a_damaged_workbook() -> None:
 
 
 def test_read_sheet_refuses_other_file_types() -> None:
-    with pytest.raises(InvalidForm, match="only be read from .xlsx or .xls"):
+    with pytest.raises(InvalidForm, match=r"only be read from \.xlsx or \.xls"):
         indicators.read_sheet(b"", "csv")
+
+
+def test_read_sheet_from_xls() -> None:
+    xlwt = pytest.importorskip("xlwt")  # writes the old format; only the tests need it
+    book = xlwt.Workbook()
+    book.add_sheet("survey").write(0, 0, "type")
+    sheet = book.add_sheet("Indicators")
+    rows: list[list[object]] = [["name", "type", "target"], [], ["trained", "count", 8.0]]
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    out = io.BytesIO()
+    book.save(out)
+    assert indicators.read_sheet(out.getvalue(), "xls") == [
+        SheetRow(3, {"name": "trained", "type": "count", "target": "8"})
+    ]
+
+
+def test_baseline_field_not_numeric() -> None:
+    pretest = {**PRETEST, "score": Question("score", "text")}
+    problem = _only(_change(), forms={"tot_pretest": pretest})
+    assert (problem.column, problem.message) == (
+        "field",
+        "'score' is not numeric in the baseline form 'tot_pretest'",
+    )
