@@ -180,7 +180,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     app = create_app()
     upgrade(app)
     with app.app_context():
-        result = demo_setup.run(FORMS_DIR, base)
+        result = demo_setup.run(FORMS_DIR, base, app.config["ODK_VALIDATE"])
     data_dir = Path(app.config["DATA_DIR"])
     png = data_dir / "demo-collect-qr.png"
     png.write_bytes(result.qr_png)

@@ -117,3 +117,41 @@ def test_demo_sets_everything_up(tmp_path: Path) -> None:
     second = run(tmp_path, "demo", "--no-serve", "--port", "8123")
     assert second.returncode == 0, second.stderr
     assert "unchanged since the last demo run" in second.stdout
+
+
+def test_serve_runs_gunicorn_with_workers(tmp_path: Path) -> None:
+    import json
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = pgcluster._free_port()
+    env = {**os.environ, "COLLECT_DATA_DIR": str(tmp_path)}
+    env.pop("COLLECT_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "collect.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answer: urllib.error.HTTPError | None = None
+        while answer is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/users/current", timeout=2)
+            except urllib.error.HTTPError as e:
+                answer = e
+            except OSError:
+                assert time.monotonic() < deadline, "server did not start"
+                assert server.poll() is None, "server exited"
+                time.sleep(0.2)
+        assert answer.code == 401
+        assert "Sign in" in json.loads(answer.read())["message"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert "gunicorn" in output.lower()
+    assert "Booting worker" in output

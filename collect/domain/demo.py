@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from collect.domain import app_users, forms, projects, users, xlsform
+from collect.domain import app_users, forms, projects, users, xform, xlsform
 from collect.errors import Conflict
 from collect.storage.db import db
-from collect.storage.models import AppUser, Form, FormAssignment, Project, User
+from collect.storage.models import Actor, AppUser, Form, FormAssignment, Project, User
 
 ADMIN_EMAIL = "admin@example.org"
 PROJECT_NAME = "Demo"
@@ -30,7 +30,7 @@ class DemoResult:
     qr_text: str
 
 
-def run(forms_dir: Path, base_url: str) -> DemoResult:
+def run(forms_dir: Path, base_url: str, validate_mode: str = "auto") -> DemoResult:
     """Create (or reuse) the demo admin, project, forms and app user; return what to print."""
     admin = db.session.scalar(select(User).where(User.email == ADMIN_EMAIL))
     password: str | None = None
@@ -45,7 +45,7 @@ def run(forms_dir: Path, base_url: str) -> DemoResult:
             PROJECT_NAME,
             "Sample forms for trainings, consultations and beneficiary feedback.",
         )
-    published = _publish_all(actor, project.id, forms_dir)
+    published = _publish_all(actor, project.id, forms_dir, validate_mode)
     app_user = db.session.scalar(
         select(AppUser).where(AppUser.project_id == project.id, AppUser.token.isnot(None))
     )
@@ -76,33 +76,26 @@ def run(forms_dir: Path, base_url: str) -> DemoResult:
     )
 
 
-def _publish_all(actor: object, project_id: int, forms_dir: Path) -> list[str]:
-    from collect.storage.models import Actor
-
-    assert isinstance(actor, Actor)
+def _publish_all(actor: Actor, project_id: int, forms_dir: Path, mode: str) -> list[str]:
     ids = []
     for path in sorted(forms_dir.glob("*.xlsx")):
         upload = forms.Upload(path.read_bytes(), xlsform.XLSX)
         try:
-            form = forms.create(actor, project_id, upload, publish=True, validate_mode="never")
+            form = forms.create(actor, project_id, upload, publish=True, validate_mode=mode)
             ids.append(form.xml_form_id)
         except Conflict:
             db.session.rollback()
-            ids.append(_republish(actor, project_id, upload))
+            ids.append(_republish(actor, project_id, upload, mode))
     return ids
 
 
-def _republish(actor: object, project_id: int, upload: forms.Upload) -> str:
+def _republish(actor: Actor, project_id: int, upload: forms.Upload, mode: str) -> str:
     """Publish a changed sample form as a new version; leave an unchanged one as it is."""
-    from collect.domain import xform
-    from collect.storage.models import Actor
-
-    assert isinstance(actor, Actor)
     converted = xlsform.convert(upload.body, upload.content_type)
     parsed = xform.read_xform(converted.xml)
     form = forms.get(actor, project_id, parsed.form_id)
     if form.current_def is not None and form.current_def.version == parsed.version:
         return parsed.form_id
-    forms.new_draft(actor, project_id, parsed.form_id, upload, validate_mode="never")
+    forms.new_draft(actor, project_id, parsed.form_id, upload, validate_mode=mode)
     forms.publish(actor, project_id, parsed.form_id, None)
     return parsed.form_id

@@ -17,6 +17,7 @@ from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import (
     Actor,
+    Blob,
     Form,
     FormAttachment,
     FormDef,
@@ -218,6 +219,11 @@ def version(actor: Actor, project_id: int, xml_form_id: str, version_string: str
     if found is None:
         raise NotFound(f"The form has no published version '{version_string}'.")
     return found
+
+
+def workbook_blob(definition: FormDef) -> Blob | None:
+    """The uploaded workbook of a version (None when it was uploaded as XForm XML)."""
+    return db.session.get(Blob, definition.xls_blob_id) if definition.xls_blob_id else None
 
 
 def fields_of(definition: FormDef) -> tuple[xform.Field, ...]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json_backends import get_xlsform
 from pyxform.xls2xform import convert as pyxform_convert
 
-from collect.errors import BadRequest, InvalidForm, Problem
+from collect.errors import BadRequest, InvalidForm, Problem, TooLarge
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLS = "application/vnd.ms-excel"
@@ -26,6 +28,7 @@ _SHEET = re.compile(r"[Oo]n the '(\w+)' sheet")
 _COLUMN = re.compile(r"the '([\w:() -]+)' (?:value|column)")
 _UNKNOWN_TYPE = re.compile(r"Unknown question type '([^']+)'")
 _TRUE = {"yes", "true", "1", "y", "true()"}
+MAX_UNZIPPED_BYTES = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def convert(body: bytes, content_type: str, *, fallback_id: str | None = None) -
     kind = file_type(content_type)
     if kind == ".xml":
         return Converted(body, None, None, (), frozenset(), None)
+    if kind == ".xlsx":
+        _check_unzipped_size(body)
     try:
         definition = get_xlsform(body, file_type=kind)
     except PyXFormError as e:
@@ -108,6 +113,23 @@ def convert(body: bytes, content_type: str, *, fallback_id: str | None = None) -
         sensitive=sensitive,
         itemsets_csv=result.itemsets.encode("utf-8") if result.itemsets else None,
     )
+
+
+def _check_unzipped_size(body: bytes) -> None:
+    """Refuse a workbook that would inflate to far more than any real form (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise InvalidForm(
+            "The file is not a readable .xlsx workbook (it is not a zip archive). Save it from "
+            "Excel, LibreOffice or Google Sheets as .xlsx and upload it again."
+        ) from e
+    if inflated > MAX_UNZIPPED_BYTES:
+        raise TooLarge(
+            f"The workbook unpacks to {inflated // 1_000_000} MB, more than the "
+            f"{MAX_UNZIPPED_BYTES // 1_000_000} MB a form may have. Remove unused sheets or rows."
+        )
 
 
 def _locate(message: str, survey: list[dict[str, str]]) -> Problem:

@@ -8,8 +8,9 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
 from collect.domain import access, app_users, forms, projects, users
-from collect.errors import CollectError
+from collect.errors import CollectError, NotFound, TooLarge
 from collect.storage import blobs
+from collect.storage.models import FormDef
 from collect.web import schemas
 from collect.web.auth import current_actor
 from collect.web.responses import base_url, error_json
@@ -233,6 +234,9 @@ def unassign_form(pid: int, xml_form_id: str, role: str, actor_id: int) -> Json:
 
 
 def _upload() -> forms.Upload:
+    limit = int(current_app.config["MAX_FORM_BYTES"])
+    if (request.content_length or 0) > limit:
+        raise TooLarge(f"A form file may be at most {limit // 1_000_000} MB.")
     return forms.Upload(
         body=request.get_data(cache=False),
         content_type=request.headers.get("Content-Type", ""),
@@ -299,12 +303,8 @@ def draft_workbook(pid: int, xml_form_id: str) -> Response:
     return _workbook(xml_form_id, definition)
 
 
-def _workbook(xml_form_id: str, definition: Any) -> Response:
-    from collect.errors import NotFound
-    from collect.storage.db import db
-    from collect.storage.models import Blob
-
-    blob = db.session.get(Blob, definition.xls_blob_id) if definition.xls_blob_id else None
+def _workbook(xml_form_id: str, definition: FormDef) -> Response:
+    blob = forms.workbook_blob(definition)
     if blob is None:
         raise NotFound("This version was uploaded as XForm XML: there is no workbook.")
     suffix = ".xlsx" if "openxml" in blob.content_type else ".xls"
@@ -391,8 +391,6 @@ def list_attachments(pid: int, xml_form_id: str) -> Json:
 @bp.get("/projects/<int:pid>/forms/<xml_form_id>/attachments/<name>")
 def get_attachment(pid: int, xml_form_id: str, name: str) -> Response:
     """One media file of the published version."""
-    from collect.errors import NotFound
-
     definition = forms.definition(_user_actor(), pid, xml_form_id)
     attachment = next((a for a in definition.attachments if a.name == name), None)
     if attachment is None or attachment.blob is None:

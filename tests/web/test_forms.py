@@ -285,3 +285,14 @@ def test_oversized_upload_is_413(app, admin: Api, project: int) -> None:
     app.config["MAX_CONTENT_LENGTH"] = 1000
     response = _post(admin, project, io.BytesIO(b"x" * 5000).getvalue())
     assert response.status_code == 413
+
+
+def test_zip_bomb_workbook_is_refused(admin: Api, project: int) -> None:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * 250_000_000)
+    response = _post(admin, project, buffer.getvalue())
+    assert response.status_code == 413
+    assert "unpacks to" in response.get_json()["message"]
