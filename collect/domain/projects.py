@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from typing import Any
+
+from sqlalchemy import delete, func, select
 
 from collect.domain import access, audits
 from collect.errors import BadRequest, Conflict, NotFound
 from collect.storage.db import db
-from collect.storage.models import Actor, Project, ProjectAssignment
+from collect.storage.models import Actor, AppUser, Form, Project, ProjectAssignment, Submission
 
 
 def create(actor: Actor, name: str, description: str | None = None) -> Project:
@@ -37,6 +39,24 @@ def visible(actor: Actor) -> list[Project]:
 
 def get(actor: Actor, project_id: int) -> Project:
     return access.require(actor, "project.read", project_id)
+
+
+def stats(project: Project) -> dict[str, Any]:
+    """What Central adds to a project with X-Extended-Metadata: forms, app users, last upload."""
+    form_count = db.session.scalar(
+        select(func.count(Form.id)).where(Form.project_id == project.id, Form.deleted_at.is_(None))
+    )
+    app_user_count = db.session.scalar(
+        select(func.count(AppUser.actor_id))
+        .join(Actor, Actor.id == AppUser.actor_id)
+        .where(AppUser.project_id == project.id, Actor.deleted_at.is_(None))
+    )
+    last = db.session.scalar(
+        select(func.max(Submission.created_at))
+        .join(Form, Form.id == Submission.form_id)
+        .where(Form.project_id == project.id, Submission.deleted_at.is_(None))
+    )
+    return {"forms": form_count or 0, "appUsers": app_user_count or 0, "lastSubmission": last}
 
 
 def update(

@@ -127,7 +127,8 @@ def list_roles() -> Json:
 @bp.get("/projects")
 def list_projects() -> Json:
     """Projects the caller can see."""
-    return [schemas.project_json(p) for p in projects.visible(_user_actor())]
+    extended = _extended()
+    return [schemas.project_json(p, extended=extended) for p in projects.visible(_user_actor())]
 
 
 @bp.post("/projects")
@@ -140,7 +141,7 @@ def create_project() -> Json:
 @bp.get("/projects/<int:pid>")
 def get_project(pid: int) -> Json:
     """One project."""
-    return schemas.project_json(projects.get(_user_actor(), pid))
+    return schemas.project_json(projects.get(_user_actor(), pid), extended=_extended())
 
 
 @bp.patch("/projects/<int:pid>")

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from collect.domain import forms
+from collect.domain import forms, projects
 from collect.storage.models import AppUser, Form, FormAttachment, FormDef, User
 
 
@@ -78,8 +78,8 @@ def app_user_json(app_user: AppUser) -> dict[str, Any]:
     }
 
 
-def project_json(project: Any) -> dict[str, Any]:
-    return {
+def project_json(project: Any, *, extended: bool = False) -> dict[str, Any]:
+    out = {
         "id": project.id,
         "name": project.name,
         "description": project.description,
@@ -90,6 +90,10 @@ def project_json(project: Any) -> dict[str, Any]:
         "updatedAt": _iso(project.updated_at),
         "deletedAt": _iso(project.deleted_at),
     }
+    if extended:
+        counts = projects.stats(project)
+        out.update(counts, lastSubmission=_iso(counts["lastSubmission"]))
+    return out
 
 
 def _def_json(definition: FormDef | None) -> dict[str, Any]:

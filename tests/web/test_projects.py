@@ -93,3 +93,15 @@ def test_unknown_urls_are_json_404(admin: Api) -> None:
     response = admin.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.get_json()["code"] == 404.0
+
+
+def test_extended_metadata_counts_forms_and_app_users(
+    admin: Api, project: int, publish, app_user
+) -> None:
+    publish("training_pretest")
+    app_user("training_pretest")
+    plain = admin.get(f"/v1/projects/{project}").get_json()
+    assert "forms" not in plain
+    extended = admin.get(f"/v1/projects/{project}", headers={"X-Extended-Metadata": "true"})
+    body = extended.get_json()
+    assert (body["forms"], body["appUsers"], body["lastSubmission"]) == (1, 1, None)
