@@ -57,6 +57,13 @@ def _wire_domain() -> None:
     evaluation.wire()
 
 
+_PAGE_MESSAGES = {
+    404: "There is no page at this address. Check the link, or start again from your projects.",
+    405: "This page cannot be used that way. Go back and use the buttons on the page.",
+    413: "The file is larger than the server accepts. Send a smaller file.",
+}
+
+
 def _register_errors(app: Flask) -> None:
     """App-level fallbacks: routing errors and anything a blueprint did not render itself."""
 
@@ -82,7 +89,9 @@ def _register_errors(app: Flask) -> None:
                 413: "The request is larger than the server accepts.",
             }
             return {"code": float(status), "message": messages.get(status, e.description)}, status
-        return e.get_response()
+        from collect.web import pages
+
+        return pages.error_page(status, _PAGE_MESSAGES.get(status, e.description or "Error."))
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> tuple[dict[str, Any], int]:

@@ -104,6 +104,13 @@ class Conflict(CollectError):
     code = 409.1
 
 
+class TooManyRequests(CollectError):
+    """Refused for a while, e.g. sign-in after repeated failures for one email."""
+
+    status = 429
+    code = 429.1
+
+
 class TooLarge(CollectError):
     """The body or one of its parts is larger than the server accepts."""
 

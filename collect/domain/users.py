@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 
 from collect.domain import audits
-from collect.errors import BadRequest, Conflict, NotFound, Unauthorized
+from collect.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from collect.storage.db import db
 from collect.storage.models import Actor, AppUser, LoginAttempt, Session, User
 
@@ -21,6 +21,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 10
+MAX_FAILURES = 5
+LOCKED = (
+    "Signing in with this email is paused for 15 minutes because of too many failed attempts. "
+    "Wait, then try again, or ask a site administrator to set a new password."
+)
 
 
 def _normalise(email: str) -> str:
@@ -72,6 +77,13 @@ def by_email(email: str) -> User:
     return user
 
 
+def by_id(actor_id: int) -> User:
+    user = db.session.get(User, actor_id)
+    if user is None or user.actor.deleted_at is not None:
+        raise NotFound(f"There is no user with id {actor_id}.")
+    return user
+
+
 def set_password(email: str, password: str) -> User:
     """Replace a user's password and end all their sessions."""
     _check_password(password)
@@ -100,8 +112,16 @@ def recent_failures(email: str, window: timedelta = timedelta(minutes=15)) -> in
     )
 
 
-def login(email: str, password: str, *, hours: int) -> tuple[Session, str]:
-    """Check a password and open a session; return it and the token (shown only now)."""
+def login(
+    email: str, password: str, *, hours: int, max_failures: int = MAX_FAILURES
+) -> tuple[Session, str]:
+    """Check a password and open a session; return it and the token (shown only now).
+
+    After `max_failures` failures for an email within 15 minutes, sign-in with that email is
+    refused for a while, whichever worker or server is asked: the count is in the database.
+    """
+    if recent_failures(email) >= max_failures:
+        raise TooManyRequests(LOCKED)
     user = db.session.scalar(select(User).where(User.email == _normalise(email)))
     ok = False
     try:
@@ -113,6 +133,8 @@ def login(email: str, password: str, *, hours: int) -> tuple[Session, str]:
     if not ok or user is None or user.actor.deleted_at is not None:
         db.session.add(LoginAttempt(email=_normalise(email)))
         db.session.commit()
+        if recent_failures(email) >= max_failures:
+            raise TooManyRequests(LOCKED)
         raise Unauthorized("Could not sign in with that email and password.")
     token = secrets.token_urlsafe(48)
     now = datetime.now(UTC)

@@ -7,6 +7,7 @@ from flask import g, request
 from collect.domain import users
 from collect.errors import Unauthorized
 from collect.storage.models import Actor
+from collect.web import cookies
 
 
 def bearer_token() -> str | None:
@@ -24,6 +25,8 @@ def current_actor() -> Actor:
         return cached
     token = bearer_token()
     actor = users.actor_for(token) if token else None
+    if token is None and cookies.token() is not None:
+        actor = _cookie_actor()
     if actor is None:
         raise Unauthorized(
             "Sign in first: send 'Authorization: Bearer <token>' from POST /v1/sessions."
@@ -32,3 +35,16 @@ def current_actor() -> Actor:
         )
     g.actor = actor
     return actor
+
+
+def _cookie_actor() -> Actor | None:
+    """A browser signed in on the pages may use the API too (links to exports, for example).
+
+    Only web-user sessions count, and anything but GET/HEAD/OPTIONS must carry the session's
+    CSRF token in X-CSRF-Token, as ODK Central asks of its own frontend.
+    """
+    session = cookies.session()
+    if session is None:
+        return None
+    cookies.check_header_csrf(session)
+    return cookies.actor()

@@ -105,3 +105,28 @@ def test_extended_metadata_counts_forms_and_app_users(
     extended = admin.get(f"/v1/projects/{project}", headers={"X-Extended-Metadata": "true"})
     body = extended.get_json()
     assert (body["forms"], body["appUsers"], body["lastSubmission"]) == (1, 1, None)
+
+
+def test_unknown_pages_are_html_pages(client) -> None:
+    response = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert b"There is no page at this address" in response.data
+    assert b"Traceback" not in response.data
+
+
+def test_api_sign_in_slows_down_after_repeated_failures(app, client) -> None:
+    from collect.domain import users
+
+    with app.app_context():
+        users.create("ana@example.org", "a long password")
+    answers = [
+        client.post("/v1/sessions", json={"email": "ana@example.org", "password": "wrong"})
+        for _ in range(6)
+    ]
+    assert [a.status_code for a in answers] == [401, 401, 401, 401, 429, 429]
+    assert "paused" in answers[-1].get_json()["message"]
+    right = client.post(
+        "/v1/sessions", json={"email": "ana@example.org", "password": "a long password"}
+    )
+    assert right.status_code == 429
