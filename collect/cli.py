@@ -200,6 +200,13 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
         f"{len(result.forms)} forms: {', '.join(result.forms)}",
         f"  ODK Collect server: {result.server_url}",
         f"  QR code (PNG):      {png}",
+    ]
+    if result.submissions:
+        lines.append(
+            f"  Sample data:        {result.submissions} synthetic submissions, so the"
+            " evaluation report has something to show"
+        )
+    lines += [
         "",
         "Scan this code in ODK Collect (Project > Add project > Configure with QR code):",
         "",

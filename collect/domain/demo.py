@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from collect.domain import app_users, forms, projects, users, xform, xlsform
+from collect.domain import app_users, demo_data, forms, projects, users, xform, xlsform
 from collect.errors import Conflict
 from collect.storage.db import db
 from collect.storage.models import Actor, AppUser, Form, FormAssignment, Project, User
@@ -16,6 +16,14 @@ from collect.storage.models import Actor, AppUser, Form, FormAssignment, Project
 ADMIN_EMAIL = "admin@example.org"
 PROJECT_NAME = "Demo"
 APP_USER_NAME = "Demo phone"
+PROGRAMME_ORDER = (
+    "training_registration",
+    "training_pretest",
+    "training_posttest",
+    "training_followup",
+    "consultation_record",
+    "beneficiary_feedback",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class DemoResult:
     server_url: str
     qr_png: bytes
     qr_text: str
+    submissions: int = 0  # synthetic submissions sent by this run (only the first one sends)
 
 
 def run(forms_dir: Path, base_url: str, validate_mode: str = "auto") -> DemoResult:
@@ -63,6 +72,7 @@ def run(forms_dir: Path, base_url: str, validate_mode: str = "auto") -> DemoResu
         )
         if assigned is None:
             app_users.assign_form(actor, project.id, xml_form_id, "app-user", app_user.actor_id)
+    sent = demo_data.seed(app_user)
     payload = app_users.qr_payload(app_users.settings(base_url, app_user, project.name))
     return DemoResult(
         email=ADMIN_EMAIL,
@@ -73,12 +83,13 @@ def run(forms_dir: Path, base_url: str, validate_mode: str = "auto") -> DemoResu
         server_url=app_users.server_url(base_url, app_user),
         qr_png=app_users.qr_image(payload, "png"),
         qr_text=app_users.qr_terminal(payload),
+        submissions=sent,
     )
 
 
 def _publish_all(actor: Actor, project_id: int, forms_dir: Path, mode: str) -> list[str]:
     ids = []
-    for path in sorted(forms_dir.glob("*.xlsx")):
+    for path in sorted(forms_dir.glob("*.xlsx"), key=_programme_order):
         upload = forms.Upload(path.read_bytes(), xlsform.XLSX)
         try:
             form = forms.create(actor, project_id, upload, publish=True, validate_mode=mode)
@@ -87,6 +98,14 @@ def _publish_all(actor: Actor, project_id: int, forms_dir: Path, mode: str) -> l
             db.session.rollback()
             ids.append(_republish(actor, project_id, upload, mode))
     return ids
+
+
+def _programme_order(path: Path) -> tuple[int, str]:
+    """A training's forms in the order they are used, then the others: the report follows it."""
+    order = (
+        PROGRAMME_ORDER.index(path.stem) if path.stem in PROGRAMME_ORDER else len(PROGRAMME_ORDER)
+    )
+    return order, path.stem
 
 
 def _republish(actor: Actor, project_id: int, upload: forms.Upload, mode: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-from collect.domain.expressions import to_number
+from collect.domain.expressions import Expression, Values, to_number
 from collect.domain.indicators import (
     SECTIONS,
     Dimension,
@@ -62,7 +65,7 @@ CSV_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: reports hold 100,000s of these
 class Record:
     """One submission that counts: its latest version, not rejected, inside the period."""
 
@@ -137,8 +140,7 @@ class Report:
 # Units: what an indicator counts ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Unit:
+class _Unit(NamedTuple):  # a tuple: made once per submission and indicator, so it must be cheap
     """A submission counted by an indicator; for a change, `pair` is (baseline, endline)."""
 
     record: Record
@@ -164,8 +166,12 @@ def _families(kind: str) -> tuple[tuple[str, ...], ...]:
     return _CHANGE_FAMILIES if kind == "change" else ((kind,),)
 
 
+_RECEIVED = operator.attrgetter("received_at", "submission_id")
+
+
 def _latest(records: Sequence[Record]) -> list[Record]:
-    return sorted(records, key=lambda r: (r.received_at, r.submission_id))
+    """Oldest first, so that the latest submission of a person is the one kept."""
+    return sorted(records, key=_RECEIVED)
 
 
 def _person(value: str) -> str:
@@ -174,16 +180,39 @@ def _person(value: str) -> str:
 
 
 def _numeric(record: Record, field: str) -> float | None:
-    number = to_number(record.answer(field))
+    return _number(record.answer(field))
+
+
+@functools.lru_cache(maxsize=4096)
+def _number(text: str) -> float | None:
+    # Answers repeat (scores, ages): parsing each text once matters with 100,000 submissions.
+    number = to_number(text)
     return number if math.isfinite(number) else None
+
+
+def _holds(expression: Expression | None) -> Callable[[Values], bool]:
+    """Evaluate `expression`, once per combination of the answers it refers to."""
+    if expression is None:
+        return lambda values: False
+    refs = tuple(sorted(expression.refs))
+    known: dict[tuple[str | None, ...], bool] = {}
+
+    def holds(values: Values) -> bool:
+        key = tuple([values.get(ref) for ref in refs])
+        found = known.get(key)
+        if found is None:
+            found = known[key] = expression.holds(values)
+        return found
+
+    return holds
 
 
 def _units(
     indicator: Indicator, records: Sequence[Record], baseline: Sequence[Record]
 ) -> tuple[list[_Unit], int]:
     """The units an indicator counts, and for a change the keys found only in the baseline."""
-    where = indicator.where
-    kept = [r for r in records if where is None or where.holds(r.values)]
+    where = _holds(indicator.where) if indicator.where is not None else None
+    kept = [r for r in records if where is None or where(r.values)]
     field = indicator.field or ""
     if indicator.type == "distinct":
         # A person is placed in the categories of their latest submission.
@@ -198,9 +227,10 @@ def _units(
 def _by_key(records: Sequence[Record], field: str, key: str) -> dict[str, tuple[Record, float]]:
     out = {}
     for record in _latest(records):
-        value = _numeric(record, field)
-        if record.answer(key) and value is not None:
-            out[_person(record.answer(key))] = (record, value)
+        person = record.answer(key)
+        value = _numeric(record, field) if person else None
+        if value is not None:
+            out[_person(person)] = (record, value)
     return out
 
 
@@ -227,28 +257,43 @@ def _percent(hits: int, base: int) -> float | None:
     return 100 * hits / base if base else None
 
 
-def _measure(indicator: Indicator, units: Sequence[_Unit]) -> dict[str, _Cell]:
+# What one unit adds to a cell: a number (sum, mean), whether the condition holds (percent) or
+# a (baseline, endline) pair (change); None when the unit's field is not answered. Computed once
+# per unit, then shared by the total and every block.
+Contribution = Any
+
+
+def _contributions(indicator: Indicator, units: Sequence[_Unit]) -> list[Contribution]:
     field = indicator.field or ""
     if indicator.type in ("count", "distinct"):
-        return {indicator.type: _Cell(len(units), len(units), len(units))}
+        return [None] * len(units)
     if indicator.type in ("sum", "mean"):
-        numbers = [x for u in units if (x := _numeric(u.record, field)) is not None]
-        if indicator.type == "sum":
+        return [_numeric(u.record, field) for u in units]
+    if indicator.type == "percent":
+        condition = _holds(indicator.condition)
+        return [condition(u.record.values) if u.record.answer(field) else None for u in units]
+    return [u.pair for u in units]
+
+
+def _measure(kind: str, contributions: Sequence[Contribution]) -> dict[str, _Cell]:
+    """The cells of one category (or the total) from its units' contributions."""
+    if kind in ("count", "distinct"):
+        return {kind: _Cell(len(contributions), len(contributions), len(contributions))}
+    if kind in ("sum", "mean"):
+        numbers = [x for x in contributions if x is not None]
+        if kind == "sum":
             return {"sum": _Cell(sum(numbers), len(numbers), sum(numbers))}
         return {"mean": _Cell(_mean(numbers), len(numbers), len(numbers))}
-    if indicator.type == "percent":
-        answered = [u for u in units if u.record.answer(field)]
-        condition = indicator.condition
-        hits = sum(
-            1 for u in answered if condition is not None and condition.holds(u.record.values)
-        )
+    if kind == "percent":
+        answered = [hit for hit in contributions if hit is not None]
+        hits = sum(1 for hit in answered if hit)
         return {"percent": _Cell(_percent(hits, len(answered)), len(answered), len(answered))}
-    return _change(units)
+    return _change(contributions)
 
 
-def _change(units: Sequence[_Unit]) -> dict[str, _Cell]:
-    pairs = [u.pair for u in units if u.pair is not None]
-    n, unmatched = len(pairs), len(units) - len(pairs)
+def _change(contributions: Sequence[tuple[float, float] | None]) -> dict[str, _Cell]:
+    pairs = [pair for pair in contributions if pair is not None]
+    n, unmatched = len(pairs), len(contributions) - len(pairs)
     improved = sum(1 for before, after in pairs if after > before)
     return {
         "mean_change": _Cell(_mean([after - before for before, after in pairs]), n, n),
@@ -386,6 +431,9 @@ def _family_of(kind: str) -> dict[str, tuple[str, ...]]:
 class _Settings:
     min_cell: int
     lang: str | None
+    # Units and categories several indicators share (the same form, `where` and `by` item),
+    # computed once per report.
+    shared: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict, compare=False)
 
 
 def build(
@@ -448,14 +496,18 @@ def _indicator(
     questions: Mapping[str, Question],
     settings: _Settings,
 ) -> IndicatorReport:
-    units, only_baseline = _units(indicator, records, baseline)
-    cells = _measure(indicator, units)
+    key = _units_key(indicator, records, baseline)
+    if key not in settings.shared:
+        settings.shared[key] = _units(indicator, records, baseline)
+    units, only_baseline = settings.shared[key]
+    contributions = _contributions(indicator, units)
+    cells = _measure(indicator.type, contributions)
     if indicator.type == "change":
         cells["unmatched_baseline"] = _Cell(only_baseline, only_baseline, only_baseline)
     families = _family_of(indicator.type)
     total_hidden = {m: _primary(cells[families[m][0]].persons, settings.min_cell) for m in cells}
     blocks = tuple(
-        _block(indicator, dimension, units, questions, total_hidden, settings)
+        _block(indicator, dimension, units, contributions, questions, total_hidden, settings)
         for dimension in indicator.by
     )
     total = tuple(_rows(cells, total_hidden, "", ("", "")))
@@ -472,6 +524,18 @@ def _indicator(
     )
 
 
+def _units_key(
+    indicator: Indicator, records: Sequence[Record], baseline: Sequence[Record]
+) -> tuple[Any, ...]:
+    """What decides an indicator's units; indicators with the same key share them."""
+    where = indicator.where.text if indicator.where is not None else ""
+    if indicator.type == "distinct":
+        return ("distinct", id(records), where, indicator.field)
+    if indicator.type == "change":
+        return ("change", id(records), id(baseline), where, indicator.field, indicator.key)
+    return ("all", id(records), where)
+
+
 def _achievement(value: float | None, target: float | None) -> float | None:
     if value is None or not target:
         return None
@@ -482,16 +546,21 @@ def _block(
     indicator: Indicator,
     dimension: Dimension,
     units: Sequence[_Unit],
+    contributions: Sequence[Contribution],
     questions: Mapping[str, Question],
     total_hidden: Mapping[str, bool],
     settings: _Settings,
 ) -> Block:
-    axis = _axis(dimension, questions, [u.record for u in units], settings.lang)
-    groups: dict[str, list[_Unit]] = {name: [] for name, _ in axis.categories}
-    for unit, names in zip(units, axis.members, strict=True):
+    key = ("axis", id(units), dimension.item)  # the units are kept alive by settings.shared
+    if key not in settings.shared:
+        records = [u.record for u in units]
+        settings.shared[key] = _axis(dimension, questions, records, settings.lang)
+    axis: _Axis = settings.shared[key]
+    groups: dict[str, list[Contribution]] = {name: [] for name, _ in axis.categories}
+    for contribution, names in zip(contributions, axis.members, strict=True):
         for name in names:
-            groups[name].append(unit)
-    cells = [_measure(indicator, groups[name]) for name, _ in axis.categories]
+            groups[name].append(contribution)
+    cells = [_measure(indicator.type, groups[name]) for name, _ in axis.categories]
     hidden: list[dict[str, bool]] = [{} for _ in cells]
     for family in _families(indicator.type):
         if not cells or family[0] not in cells[0]:
