@@ -47,6 +47,12 @@ def parse_xml(data: bytes, *, what: str) -> etree._Element:
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as e:
+        if "entity" in (e.msg or "").lower():
+            raise InvalidSubmission(
+                f"The {what} uses XML entities or a DOCTYPE, which are not accepted."
+            ) from e
+        if "huge" in (e.msg or "").lower() or "too long" in (e.msg or "").lower():
+            raise InvalidSubmission(f"The {what} has a value too large to accept.") from e
         raise InvalidSubmission(f"The {what} is not well-formed XML: {e.msg}.") from e
     if root is None:
         raise InvalidSubmission(f"The {what} is empty.")
