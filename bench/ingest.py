@@ -2,10 +2,11 @@
 
 Starts `collect serve` (gunicorn) on 127.0.0.1 on SQLite and on a throw-away PostgreSQL
 (tests/pgcluster.py), publishes a realistic form (25 questions, a repeat, a photo), then posts N
-submissions, each with its own small photo, at several concurrencies from threads using
-http.client, and prints submissions per second and p50/p95 latency. Each POST is what Collect
-sends (multipart: the instance XML and the photo); the pre-flight HEAD, which Collect makes once
-per sending run, is left out of the timings. Every submission is checked to be stored.
+submissions, each with its own small photo, at several concurrencies from threads holding one
+keep-alive connection each (as Collect's OkHttp does), and prints submissions per second and
+p50/p95 latency. Each POST is what Collect sends (multipart: the instance XML and the photo);
+the pre-flight HEAD, which Collect makes once per sending run, is left out of the timings.
+Every submission is checked to be stored.
 
     .venv/bin/python bench/ingest.py                 # 2000 per run, concurrency 1, 4 and 16
     .venv/bin/python bench/ingest.py -n 500 --databases sqlite --workers 4
@@ -14,7 +15,6 @@ per sending run, is left out of the timings. Every submission is checked to be s
 from __future__ import annotations
 
 import argparse
-import http.client
 import socket
 import sys
 import tempfile
@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from collect.cli import default_workers  # noqa: E402
 from collect.storage.db import db  # noqa: E402
 from collect.storage.models import Submission  # noqa: E402
 from tests import pgcluster  # noqa: E402
@@ -170,51 +171,122 @@ def submission(i: int) -> tuple[bytes, str]:
     return multipart(Instance(xml), [photo], False)
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection, as OkHttp keeps one per host; reopened when closed.
+
+    Deliberately minimal, so that the client (on the same cores as the server) costs little:
+    each request is one prebuilt buffer, sent with one `sendall`, and the response is read by
+    its Content-Length.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def exchange(self, request: bytes) -> int:
+        """Send one request and read its whole response; return the status."""
+        if self.sock is None:
+            self._open()
+        try:
+            return self._exchange(request)
+        except (ConnectionError, _Closed):
+            # The server closed an idle keep-alive connection before this request: reconnect once.
+            self._open()
+            return self._exchange(request)
+
+    def _open(self) -> None:
+        self.close()
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def _exchange(self, request: bytes) -> int:
+        sock = self.sock
+        assert sock is not None
+        sock.sendall(request)
+        data = self.buffer
+        while (end := data.find(b"\r\n\r\n")) < 0:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise _Closed()
+            data += chunk
+        head = data[:end].decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        length, close = 0, False
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection":
+                close = value.strip().lower() == "close"
+        data = data[end + 4 :]
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed mid-response")
+            data += chunk
+        self.buffer = data[length:]
+        if close:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+class _Closed(Exception):
+    """The server closed the connection before answering (an idle keep-alive timeout)."""
+
+
 def post_all(
     server: Server, site: Site, bodies: list[tuple[bytes, str]], concurrency: int
 ) -> tuple[float, list[float]]:
-    """POST every body from `concurrency` threads; return wall time and per-POST latencies."""
+    """POST every body from `concurrency` threads; return wall time and per-POST latencies.
+
+    Each thread keeps one connection open between its POSTs, as Collect's OkHttp does. Requests
+    are built before the clock starts: each is still a whole multipart POST with its own photo.
+    """
     device = "collect%3AAbCdEfGh12345678"
     path = f"/v1/key/{site.token}/projects/{site.project}/submission?deviceID={device}"
+    requests = [
+        (
+            f"POST {path} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\n"
+            f"Content-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            "X-OpenRosa-Version: 1.0\r\n"
+            "User-Agent: org.odk.collect.android/v2026.2.0 bench\r\n"
+            "\r\n"
+        ).encode("latin-1")
+        + body
+        for body, content_type in bodies
+    ]
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
-    next_index = iter(range(len(bodies)))
+    next_index = iter(range(len(requests)))
 
     def worker() -> None:
         mine: list[float] = []
-        while True:
-            with lock:
-                i = next(next_index, None)
-            if i is None:
-                break
-            body, content_type = bodies[i]
-            started = time.perf_counter()
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-            try:
-                conn.connect()
-                # http.client writes the headers and the body separately; without this, Nagle
-                # holds the body until the server's delayed ACK (~40 ms), which OkHttp avoids.
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conn.request(
-                    "POST",
-                    path,
-                    body=body,
-                    headers={
-                        "Content-Type": content_type,
-                        "X-OpenRosa-Version": "1.0",
-                        "User-Agent": "org.odk.collect.android/v2026.2.0 bench",
-                    },
-                )
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            finally:
-                conn.close()
-            mine.append(time.perf_counter() - started)
-            if status != 201:
+        connection = _Connection(server.port)
+        try:
+            while True:
                 with lock:
-                    failures.append(f"POST {i}: {status}")
+                    i = next(next_index, None)
+                if i is None:
+                    break
+                started = time.perf_counter()
+                status = connection.exchange(requests[i])
+                mine.append(time.perf_counter() - started)
+                if status != 201:
+                    with lock:
+                        failures.append(f"POST {i}: {status}")
+        finally:
+            connection.close()
         with lock:
             latencies.extend(mine)
 
@@ -312,7 +384,7 @@ def breakdown(count: int) -> None:
                 parse_form_data(environ.get_environ())
 
             def put(i: int) -> None:
-                blobs.put(photos[i], "image/jpeg")
+                blobs.put_id(photos[i], "image/jpeg")
                 db.session.commit()
 
             whole = cpu_ms(post)
@@ -326,7 +398,7 @@ def breakdown(count: int) -> None:
     print(f"CPU per POST in-process (test client, SQLite): {whole:.2f} ms, of which")
     print(f"  {head:5.2f} ms  Flask + test client + token lookup (a HEAD /submission)")
     print(f"  {multipart_ms:5.2f} ms  werkzeug's multipart parser")
-    print(f"  {blob_ms:5.2f} ms  blobs.put of the photo (hash, write, 2 fsyncs, row)")
+    print(f"  {blob_ms:5.2f} ms  blobs.put_id of the photo (hash, write, 2 fsyncs, row)")
     print(f"  {rest:5.2f} ms  the rest: XML, form lookup, 3 INSERTs, commit, response")
 
 
@@ -337,7 +409,12 @@ def main() -> None:
     parser.add_argument("-n", "--count", type=int, default=2000, help="submissions per run")
     parser.add_argument("--concurrency", default="1,4,16", help="comma-separated (default 1,4,16)")
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="gunicorn workers (default: as `collect serve`, cores + 1)",
+    )
     parser.add_argument(
         "--breakdown", action="store_true", help="only measure CPU per POST in-process, by part"
     )

@@ -51,7 +51,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    # No pre-ping: it costs a round trip on every request. Connections are recycled before a
+    # server or a firewall drops them for idleness, and a dead one fails only that request.
+    return {"pool_recycle": 300, "pool_size": 5, "max_overflow": 10}
 
 
 def _secret_key(data_dir: Path) -> str:

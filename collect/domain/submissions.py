@@ -518,7 +518,7 @@ def _put(file: File) -> int:
     content_type = file.content_type
     if not content_type or content_type == "application/octet-stream":
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return blobs.put(file.read(), content_type).id
+    return blobs.put_id(file.read(), content_type)
 
 
 def _def_by_instance(form_id: int, instance_id: str) -> SubmissionDef | None:

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from collect.storage.db import db
-from collect.storage.models import Blob
+from collect.storage.models import Blob, utcnow
 
 CHUNK = 1 << 20
 
@@ -23,7 +24,9 @@ def _root() -> Path:
 
 
 def path_of(sha256: str) -> Path:
-    return _root() / sha256[:2] / sha256[2:4] / sha256
+    # One level of 256 folders: they all exist after the first few thousand files, so storing a
+    # file rarely has to create (and fsync) a folder.
+    return _root() / sha256[:2] / sha256
 
 
 def put(data: bytes, content_type: str = "application/octet-stream") -> Blob:
@@ -32,41 +35,74 @@ def put(data: bytes, content_type: str = "application/octet-stream") -> Blob:
     The file is on disk before the caller commits the row that points to it, so a crash can leave
     an orphan file but never a row without its bytes.
     """
-    sha = hashlib.sha256(data).hexdigest()
-    existing = db.session.scalar(select(Blob).where(Blob.sha256 == sha))
-    target = path_of(sha)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    if existing is not None:
-        return existing
-    blob = Blob(
-        sha256=sha,
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        size=len(data),
-        content_type=content_type or "application/octet-stream",
-    )
-    try:
-        # A savepoint, because another worker may store the same bytes at the same moment.
-        with db.session.begin_nested():
-            db.session.add(blob)
-    except IntegrityError:
-        return db.session.scalars(select(Blob).where(Blob.sha256 == sha)).one()
+    blob = db.session.get(Blob, put_id(data, content_type))
+    assert blob is not None
     return blob
+
+
+def put_id(data: bytes, content_type: str = "application/octet-stream") -> int:
+    """`put` for the hot path: store the bytes and insert their row, returning only its id.
+
+    One `INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id` in the session's transaction,
+    and a SELECT only when the bytes were stored before: no savepoint, no ORM flush. Two workers
+    storing the same bytes at once both end up with the one row (the second INSERT waits for the
+    first one's transaction and then does nothing).
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    _write(path_of(sha), data)
+    # Rows after the file: the bytes are durable (fsynced and renamed) before the row can commit.
+    values = {
+        "sha256": sha,
+        "md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        "size": len(data),
+        "content_type": content_type or "application/octet-stream",
+        "created_at": utcnow(),
+    }
+    sql = db.session.connection()
+    insert = _INSERTS[sql.dialect.name]
+    blob_id = sql.execute(insert, values).scalar()
+    if blob_id is None:
+        blob_id = sql.execute(_BY_SHA, {"sha": sha}).scalar_one()
+    return int(blob_id)
+
+
+def _write(target: Path, data: bytes) -> None:
+    if target.exists():
+        return
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(target.parent.parent)  # the new folder's own entry must survive a crash too
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# Built once per dialect, so that the statements are compiled once per worker.
+_INSERTS = {
+    "sqlite": sqlite_insert(Blob)
+    .on_conflict_do_nothing(index_elements=[Blob.sha256])
+    .returning(Blob.id),
+    "postgresql": pg_insert(Blob)
+    .on_conflict_do_nothing(index_elements=[Blob.sha256])
+    .returning(Blob.id),
+}
+_BY_SHA = select(Blob.id).where(Blob.sha256 == bindparam("sha"))
 
 
 def read(blob: Blob) -> bytes:
