@@ -35,9 +35,10 @@ from collect.cli import default_workers  # noqa: E402
 from collect.storage.db import db  # noqa: E402
 from collect.storage.models import Submission  # noqa: E402
 from tests import pgcluster  # noqa: E402
+from tests.live import Server  # noqa: E402
 from tests.openrosa import samples  # noqa: E402
 from tests.openrosa.collect_device import Instance, multipart  # noqa: E402
-from tests.openrosa.live import Server, Site, dispose, local_app, set_up  # noqa: E402
+from tests.openrosa.live import Site, dispose, local_app, set_up  # noqa: E402
 
 FORM_MD = """
 | survey |  |  |  |  |

@@ -10,8 +10,7 @@ from pyodk.client import Client
 from tests import live, pgcluster
 from tests.helpers import FORMS_DIR
 
-EMAIL = "admin@example.org"
-PASSWORD = "correct horse battery"
+EMAIL, PASSWORD = live.ADMIN
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -19,10 +18,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
     url = None
     if request.param == "postgresql":
         url = pgcluster.create_database(request.getfixturevalue("postgres_url"), "collect_pyodk")
-    live.collect(tmp_path, url, "db", "upgrade")
-    live.collect(tmp_path, url, "user", "create", EMAIL, "--password", PASSWORD, "--admin")
-    with live.serve(tmp_path, url) as base:
-        yield base
+    with live.serve(tmp_path, url) as running:
+        yield running.url
 
 
 @pytest.fixture

@@ -1,22 +1,10 @@
-"""A real `collect serve` (gunicorn, several workers) on 127.0.0.1, for tests and benchmarks.
-
-Unlike tests/live.py's `serve()`, the server runs in its own process group, so that a test can
-kill master and workers with SIGKILL, as a power cut would, and start it again on the same data.
-Data is set up and inspected in-process, through an app on the same database and blob folder.
-"""
+"""Setting up data for a live server (tests/live.py) in-process, on its database and blobs."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from flask import Flask
 
@@ -24,99 +12,8 @@ from collect import create_app
 from collect.domain import users
 from collect.storage.db import db
 from tests.helpers import sign_in
-from tests.pgcluster import _free_port
 
 ADMIN = ("live-admin@example.org", "correct horse battery")
-
-
-class Server:
-    """`collect serve` on a free loopback port."""
-
-    def __init__(
-        self, database_url: str, data_dir: Path, *, workers: int = 2, quiet: bool = True
-    ) -> None:
-        self.database_url = database_url
-        self.data_dir = data_dir
-        self.workers = workers
-        self.quiet = quiet
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> None:
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "COLLECT_DATABASE_URL": self.database_url,
-            "COLLECT_DATA_DIR": str(self.data_dir),
-            "COLLECT_ODK_VALIDATE": "never",
-        }
-        command = [
-            sys.executable,
-            "-c",
-            "from collect.cli import main; main()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-        ]
-        self._log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.DEVNULL if self.quiet else self._log,
-            stderr=self._log,
-            start_new_session=True,  # its own process group: we stop exactly what we started
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"collect serve exited; see {self.data_dir / 'server.log'}")
-            if self._answers():
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("collect serve did not start in time")
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(
-                    b"HEAD /v1/key/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-                )
-                return s.recv(16).startswith(b"HTTP/1.1")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """Stop (gunicorn's quick shutdown: SIGQUIT to the process group)."""
-        self._signal(signal.SIGQUIT)
-
-    def kill(self) -> None:
-        """Kill the master and every worker at once, as a power cut would."""
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, sig: signal.Signals) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 @dataclass

@@ -20,9 +20,10 @@ from collect.storage.db import db
 from collect.storage.models import Blob, Submission, SubmissionDef
 from tests import pgcluster
 from tests.conftest import BACKENDS
+from tests.live import Server
 from tests.openrosa import samples
 from tests.openrosa.collect_device import CollectDevice, Instance, http_transport, multipart
-from tests.openrosa.live import Server, Site, dispose, local_app, set_up
+from tests.openrosa.live import Site, dispose, local_app, set_up
 
 MB = 1024 * 1024
 

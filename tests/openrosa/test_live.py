@@ -18,6 +18,7 @@ from collect.storage.db import db
 from collect.storage.models import Submission, SubmissionDef
 from tests import pgcluster
 from tests.conftest import BACKENDS
+from tests.live import Server
 from tests.openrosa import samples
 from tests.openrosa.collect_device import (
     CollectDevice,
@@ -27,7 +28,7 @@ from tests.openrosa.collect_device import (
     multipart,
 )
 from tests.openrosa.conftest import stored
-from tests.openrosa.live import Server, Site, dispose, local_app, set_up
+from tests.openrosa.live import Site, dispose, local_app, set_up
 
 THREADS = 8
 

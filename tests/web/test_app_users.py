@@ -78,7 +78,7 @@ def test_qr_code_decodes_to_collect_settings(admin: Api, project: int, app_user)
 def test_qr_server_url_follows_a_trusted_proxy(app, admin: Api, project: int, app_user) -> None:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)
     device = app_user()
     png = admin.get(
         f"/v1/projects/{project}/app-users/{device['id']}/qr",
