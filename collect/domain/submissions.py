@@ -575,10 +575,25 @@ def listed(
     *,
     top: int | None = None,
     skip: int = 0,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    review_state: str | None = None,
 ) -> tuple[list[Summary], int]:
-    """A form's live submissions with their current versions, newest first, and their count."""
+    """A form's live submissions with their current versions, newest first, and their count.
+
+    `since` (included) and `until` (excluded) bound the time of receipt; `review_state` keeps
+    one state, "" meaning not reviewed yet.
+    """
     form = _form(actor, project_id, xml_form_id, "submission.read")
     live = and_(Submission.form_id == form.id, Submission.deleted_at.is_(None))
+    if since is not None:
+        live = and_(live, Submission.created_at >= since)
+    if until is not None:
+        live = and_(live, Submission.created_at < until)
+    if review_state == "":
+        live = and_(live, Submission.review_state.is_(None))
+    elif review_state is not None:
+        live = and_(live, Submission.review_state == review_state)
     total = db.session.scalar(select(func.count(Submission.id)).where(live)) or 0
     stmt = (
         _summaries()

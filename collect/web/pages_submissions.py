@@ -139,21 +139,6 @@ def _day(text: str | None) -> date | None:
         raise BadRequest(f"'{text}' is not a date: pick one, such as 2026-03-31.") from None
 
 
-def _instant(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _keep(submission: Submission, filters: Filters) -> bool:
-    created = _instant(submission.created_at)
-    if filters.since and created < datetime.combine(filters.since, time(), UTC):
-        return False
-    if filters.until:
-        end = datetime.combine(filters.until, time(), UTC) + timedelta(days=1)
-        if created >= end:
-            return False
-    return filters.review is None or (submission.review_state or "") == filters.review
-
-
 def _visible_fields(form: Form, verbs: frozenset[str]) -> list[FormField]:
     shown = form.current_def or form.draft_def
     if shown is None:
@@ -201,14 +186,20 @@ def table_page(actor: Actor, project_id: int, xml_form_id: str, filters: Filters
     form = forms.get(actor, project_id, xml_form_id)
     verbs = access.project_verbs(actor, project_id)
     skip = (filters.page - 1) * PAGE_SIZE
-    if filters.active:
-        # submissions.listed has no filters yet: filter its (light, XML-less) rows here.
-        everything, _ = submissions.listed(actor, project_id, xml_form_id)
-        kept = [row for row in everything if _keep(row.submission, filters)]
-        total = len(kept)
-        rows = kept[skip : skip + PAGE_SIZE]
-    else:
-        rows, total = submissions.listed(actor, project_id, xml_form_id, top=PAGE_SIZE, skip=skip)
+    rows, total = submissions.listed(
+        actor,
+        project_id,
+        xml_form_id,
+        top=PAGE_SIZE,
+        skip=skip,
+        since=datetime.combine(filters.since, time(), UTC) if filters.since else None,
+        until=(
+            datetime.combine(filters.until, time(), UTC) + timedelta(days=1)
+            if filters.until
+            else None
+        ),
+        review_state=filters.review,
+    )
     fields = _visible_fields(form, verbs)
     files_ok = _files_visible(form, verbs)
     columns = [Column(f.path, _label(f, filters.lang), f) for f in fields if f.repeat is None]
