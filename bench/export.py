@@ -429,6 +429,20 @@ def check_zip(path: Path, rows: int) -> None:
     assert names == [f"{FORM_ID}.csv", f"{FORM_ID}-member.csv"], names
 
 
+def check_xlsx(path: Path, rows: int) -> None:
+    """The workbook's parts are there and the root sheet has a row per submission (+ header)."""
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        count, tail = 0, b""
+        with archive.open("xl/worksheets/sheet1.xml") as root:
+            while block := root.read(1 << 20):
+                data = tail + block  # a tag may straddle two blocks
+                count += data.count(b"<row ")
+                tail = data[-4:]
+    assert {"[Content_Types].xml", "xl/workbook.xml", "xl/worksheets/sheet2.xml"} <= names, names
+    assert count == rows + 1, (count, rows)
+
+
 def run(backend: str, url: str, data_dir: str, sizes: Sequence[int], xlsx_all: bool) -> None:
     project_id, device_id = setup(url, data_dir)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": data_dir})
@@ -453,6 +467,8 @@ def run(backend: str, url: str, data_dir: str, sizes: Sequence[int], xlsx_all: b
                     result = download(port, worker, f"{base}.{kind}", auth, out)
                     if kind == "csv.zip":
                         check_zip(out, rows)
+                    else:
+                        check_xlsx(out, rows)
                     target = TARGETS.get((kind, size))
                     ok = result["peak"] < TARGET_MB and (
                         target is None or result["seconds"] < target

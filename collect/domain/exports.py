@@ -4,8 +4,8 @@ Rows go from a database cursor (`yield_per`; a server-side cursor on PostgreSQL)
 table layout of `tables.py` into the file format and out as byte chunks, so memory stays flat
 whatever the number of submissions and the first bytes leave at once. A ZIP entry cannot be
 interleaved with another, so repeat tables are spooled to temporary files while the root
-table streams, then appended. XLSX is written by xlsxwriter in constant-memory mode to a
-temporary file, then streamed. Closing the chunk iterator (a client that went away) stops the
+table streams, then appended; XLSX (`xlsx_stream.py`) is the same kind of ZIP, of XML parts
+whose root sheet streams row by row. Closing the chunk iterator (a client that went away) stops the
 query and removes the temporary files.
 """
 
@@ -15,16 +15,13 @@ import contextlib
 import csv
 import io
 import json
-import math
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from sqlalchemy import (
     ColumnElement,
@@ -42,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import QueryableAttribute, aliased
 
-from collect.domain import access, audits, forms, tables
+from collect.domain import access, audits, forms, tables, xlsx_stream
 from collect.domain.tables import Layout, Row, SubmissionInfo
 from collect.errors import BadRequest, Forbidden, NotFound
 from collect.storage import blobs
@@ -794,60 +791,85 @@ def _hidden_files(plan: _Plan, values: dict[str, Any]) -> set[str]:
 
 
 def _xlsx_chunks(plan: _Plan, tuning: Tuning) -> Iterator[bytes]:
-    import xlsxwriter
-
-    folder = tempfile.mkdtemp(prefix="collect-export-")
-    try:
-        path = Path(folder) / "export.xlsx"
-        book = xlsxwriter.Workbook(
-            str(path),
-            {
-                "constant_memory": True,
-                "tmpdir": folder,
-                "strings_to_numbers": False,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "use_zip64": True,
-            },
+    """The workbook as a ZIP streamed like the CSV zip: the root sheet as rows arrive, the
+    repeat sheets from temporary files after it, the parts that list the sheets last."""
+    sink = _Sink()
+    with contextlib.ExitStack() as stack:
+        archive = zipfile.ZipFile(
+            sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=tuning.compresslevel
         )
-        sheets = _Sheets(book, plan)
+        archive.writestr("_rels/.rels", xlsx_stream.ROOT_RELS)
+        archive.writestr("xl/styles.xml", xlsx_stream.STYLES)
+        book = _Book(plan, archive, stack, tuning.chunk)
+        yield sink.take()
         for index, row in _rows(plan, tuning.batch):
-            sheets.write(index, row)
-        book.close()
-        with path.open("rb") as f:
-            while block := f.read(tuning.chunk):
-                yield block
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+            if book.write(index, row) and sink.size >= tuning.chunk:
+                yield sink.take()
+        book.finish_root()
+        yield sink.take()
+        for spool, entry in book.spooled:
+            spool.seek(0)
+            with archive.open(
+                f"xl/worksheets/sheet{entry.number}.xml", "w", force_zip64=True
+            ) as target:
+                while block := spool.read(tuning.chunk):
+                    target.write(block)
+                    if sink.size >= tuning.chunk:
+                        yield sink.take()
+            spool.close()
+        entries = [e for parts in book.entries for e in parts]
+        for entry in entries:
+            if entry.comment:
+                n = entry.comment
+                archive.writestr(
+                    f"xl/worksheets/_rels/sheet{entry.number}.xml.rels",
+                    xlsx_stream.sheet_rels(entry),
+                )
+                archive.writestr(f"xl/comments{n}.xml", xlsx_stream.comments(book.notes[n]))
+                archive.writestr(f"xl/drawings/vmlDrawing{n}.vml", xlsx_stream.vml(n))
+        archive.writestr("xl/workbook.xml", xlsx_stream.workbook(entries))
+        archive.writestr("xl/_rels/workbook.xml.rels", xlsx_stream.workbook_rels(entries))
+        archive.writestr("[Content_Types].xml", xlsx_stream.content_types(entries))
+        archive.close()
+        yield sink.take()
 
 
-class _Sheets:
-    """One worksheet per table, written row by row; a table past Excel's last row continues on
-    a sheet of its own."""
+class _Book:
+    """One worksheet per table, written row by row: the root's straight into its ZIP entry,
+    the repeats' into temporary files; a table past Excel's last row continues on a sheet of
+    its own."""
 
-    def __init__(self, book: Any, plan: _Plan) -> None:
-        self.book = book
+    def __init__(
+        self, plan: _Plan, archive: zipfile.ZipFile, stack: contextlib.ExitStack, chunk: int
+    ) -> None:
         self.plan = plan
+        self.archive = archive
+        self.stack = stack
+        self.chunk = chunk
         self.header_rows = 2 if plan.options.labels else 1
-        self.bold = book.add_format({"bold": True})
-        self.date = book.add_format({"num_format": "yyyy-mm-dd"})
-        self.moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self.quoted = book.add_format({"quote_prefix": True})
-        self.neutral = not plan.options.formulas_raw
-        self.used: set[str] = set()
+        neutral = not plan.options.formulas_raw
         tables_ = plan.layout.tables
-        self.sheets: list[Any] = [None] * len(tables_)
+        self.sheets = [
+            xlsx_stream.Sheet([c.type for c in t.columns], neutral, self.header_rows)
+            for t in tables_
+        ]
+        self.used: set[str] = set()
+        self.entries: list[list[xlsx_stream.Entry]] = [[] for _ in tables_]
+        self.notes: dict[int, str] = {}
+        self.spooled: list[tuple[IO[bytes], xlsx_stream.Entry]] = []
+        self.numbers = 0
+        self.buffers: list[list[str]] = [[] for _ in tables_]
+        self.sizes = [0] * len(tables_)
         self.next_row = [0] * len(tables_)
-        self.parts = [1] * len(tables_)
-        self.writers = [[self._writer(c.type) for c in t.columns] for t in tables_]
+        self.targets: list[IO[bytes]] = [None] * len(tables_)  # type: ignore[list-item]
         for index in range(len(tables_)):
             self._open(index)
 
-    def _name(self, index: int) -> str:
-        table = self.plan.layout.tables[index]
-        base = table.name if index == 0 else table.name[len(self.plan.layout.tables[0].name) + 1 :]
+    def _name(self, index: int, part: int) -> str:
+        layout = self.plan.layout
+        table = layout.tables[index]
+        base = table.name if index == 0 else table.name[len(layout.tables[0].name) + 1 :]
         base = re.sub(r"[\[\]:*?/\\]", "_", base).strip("'") or "Sheet"
-        part = self.parts[index]
         suffix = f" ({part})" if part > 1 else ""
         name = base[: 31 - len(suffix)] + suffix
         n = 2
@@ -860,16 +882,26 @@ class _Sheets:
 
     def _open(self, index: int) -> None:
         table = self.plan.layout.tables[index]
-        sheet = self.book.add_worksheet(self._name(index))
-        sheet.write_row(0, 0, table.header, self.bold)
-        note = self._withheld_note(index)
-        if note and self.parts[index] == 1:
-            # Before the next row: in constant-memory mode a written row cannot be touched.
-            sheet.write_comment(0, 0, note, {"x_scale": 3, "y_scale": 3})
-        if self.header_rows == 2:
-            sheet.write_row(1, 0, table.labels)
-        sheet.freeze_panes(self.header_rows, 0)
-        self.sheets[index] = sheet
+        part = len(self.entries[index]) + 1
+        self.numbers += 1
+        entry = xlsx_stream.Entry(self._name(index, part), self.numbers)
+        note = self._withheld_note(index) if part == 1 else ""
+        if note:
+            entry.comment = len(self.notes) + 1
+            self.notes[entry.comment] = note
+        self.entries[index].append(entry)
+        target: IO[bytes]
+        if index == 0:
+            target = self.archive.open(
+                f"xl/worksheets/sheet{entry.number}.xml", "w", force_zip64=True
+            )
+        else:
+            target = self.stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+            self.spooled.append((target, entry))
+        self.targets[index] = target
+        labels = table.labels if self.header_rows == 2 else None
+        first = index == 0 and part == 1
+        self._add(index, self.sheets[index].head(table.header, labels, first))
         self.next_row[index] = self.header_rows
 
     def _withheld_note(self, index: int) -> str:
@@ -885,69 +917,38 @@ class _Sheets:
             "sensitive=include:\n" + "\n".join(lines)
         )
 
-    def write(self, index: int, row: Row) -> None:
+    def _add(self, index: int, text: str) -> bool:
+        """Buffer text for a table; hand the buffer on once it is a chunk (then say so)."""
+        self.buffers[index].append(text)
+        self.sizes[index] += len(text)
+        if self.sizes[index] < self.chunk:
+            return False
+        self._flush(index)
+        return True
+
+    def _flush(self, index: int) -> None:
+        self.targets[index].write("".join(self.buffers[index]).encode("utf-8"))
+        self.buffers[index].clear()
+        self.sizes[index] = 0
+
+    def _close(self, index: int) -> None:
+        entry = self.entries[index][-1]
+        self.buffers[index].append(xlsx_stream.Sheet.foot(bool(entry.comment)))
+        self._flush(index)
+        if index == 0:
+            self.targets[0].close()
+
+    def write(self, index: int, row: Row) -> bool:
+        """Add a row; say whether root bytes went into the archive."""
         at = self.next_row[index]
         if at >= XLSX_MAX_ROWS:
-            self.parts[index] += 1
+            self._close(index)
             self._open(index)
             at = self.next_row[index]
-        sheet = self.sheets[index]
-        for col, (value, writer) in enumerate(zip(row, self.writers[index], strict=True)):
-            if value and isinstance(value, str):
-                writer(sheet, at, col, value)
         self.next_row[index] = at + 1
+        return self._add(index, self.sheets[index].row(at + 1, row)) and index == 0
 
-    def _writer(self, kind: str) -> Callable[[Any, int, int, str], None]:
-        quoted = self.quoted
-        neutral = self.neutral
-
-        def string(sheet: Any, row: int, col: int, value: str) -> None:
-            if neutral and tables.is_formula_like(value):
-                sheet.write_string(row, col, value, quoted)
-            else:
-                sheet.write_string(row, col, value)
-
-        integral = kind in (tables.INTEGER, tables.COUNT)
-
-        def number(sheet: Any, row: int, col: int, value: str) -> None:
-            parsed: float
-            try:
-                parsed = int(value) if integral else float(value)
-            except ValueError:
-                try:
-                    parsed = float(value)
-                except ValueError:
-                    string(sheet, row, col, value)
-                    return
-            # Excel keeps 15 digits: longer numbers (IDs typed as integers) stay exact as text.
-            if not math.isfinite(parsed) or abs(parsed) >= 1e15:
-                string(sheet, row, col, value)
-            else:
-                sheet.write_number(row, col, parsed)
-
-        def day(sheet: Any, row: int, col: int, value: str) -> None:
-            try:
-                parsed = date.fromisoformat(value[:10]) if len(value) == 10 else None
-            except ValueError:
-                parsed = None
-            if parsed is None:
-                string(sheet, row, col, value)
-            else:
-                sheet.write_datetime(row, col, datetime.combine(parsed, time()), self.date)
-
-        def moment(sheet: Any, row: int, col: int, value: str) -> None:
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                string(sheet, row, col, value)
-                return
-            # Excel has no time zones: keep the clock time as it was recorded.
-            sheet.write_datetime(row, col, parsed.replace(tzinfo=None), self.moment)
-
-        if kind in (tables.INTEGER, tables.DECIMAL, tables.COUNT):
-            return number
-        if kind == tables.DATE:
-            return day
-        if kind == tables.DATETIME:
-            return moment
-        return string
+    def finish_root(self) -> None:
+        """End the root sheet's entry and the repeat sheets' temporary files."""
+        for index in range(len(self.sheets)):
+            self._close(index)

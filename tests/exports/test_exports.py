@@ -276,7 +276,7 @@ def test_a_form_without_submissions_exports_its_headers(sample: Sample) -> None:
         ]
 
 
-@pytest.mark.parametrize("kind", ["csv", "csv.zip"])
+@pytest.mark.parametrize("kind", ["csv", "csv.zip", "xlsx"])
 def test_exports_stream_before_all_rows_are_read(
     app: Flask, sample: Sample, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
@@ -305,6 +305,8 @@ def test_exports_stream_before_all_rows_are_read(
         assert first.startswith(b"PK\x03\x04")
         with zipfile.ZipFile(io.BytesIO(first + rest)) as archive:
             assert archive.testzip() is None
+        if kind == "xlsx":
+            assert workbook(first + rest)["exports_sample"].max_row == 5
 
 
 def test_a_client_that_goes_away_stops_the_export(
