@@ -13,7 +13,7 @@ from typing import Any
 import segno
 from sqlalchemy import select
 
-from collect.domain import access, audits
+from collect.domain import access, audits, forms
 from collect.errors import BadRequest, Conflict, NotFound
 from collect.storage.db import db
 from collect.storage.models import Actor, AppUser, Form, FormAssignment
@@ -75,15 +75,7 @@ def assign_form(
     access.require(actor, "app_user.manage", project_id)
     if access.role(role_ref) != APP_USER_ROLE:
         raise BadRequest("Only the app-user role (id 2) can be given on a form.")
-    form = db.session.scalar(
-        select(Form).where(
-            Form.project_id == project_id,
-            Form.xml_form_id == xml_form_id,
-            Form.deleted_at.is_(None),
-        )
-    )
-    if form is None:
-        raise NotFound(f"There is no form '{xml_form_id}' in this project.")
+    form = forms.find(project_id, xml_form_id)
     app_user = get(actor, project_id, actor_id)
     exists = db.session.scalar(
         select(FormAssignment).where(

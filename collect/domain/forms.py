@@ -47,7 +47,8 @@ class Upload:
     fallback_id: str | None = None
 
 
-def _find(project_id: int, xml_form_id: str) -> Form:
+def find(project_id: int, xml_form_id: str) -> Form:
+    """A live form of a project by its form id (no access check: callers make theirs)."""
     form = db.session.scalar(
         select(Form).where(
             Form.project_id == project_id,
@@ -63,7 +64,7 @@ def _find(project_id: int, xml_form_id: str) -> Form:
 def get(actor: Actor, project_id: int, xml_form_id: str) -> Form:
     """A form of the project, if the actor may read it."""
     access.require(actor, "form.read", project_id)
-    return _find(project_id, xml_form_id)
+    return find(project_id, xml_form_id)
 
 
 def listed(actor: Actor, project_id: int) -> list[Form]:
@@ -109,7 +110,7 @@ def new_draft(
 ) -> FormDef:
     """Start a new draft from a new file, or from the published version when no file is sent."""
     access.require(actor, "form.update", project_id)
-    form = _find(project_id, xml_form_id)
+    form = find(project_id, xml_form_id)
     if upload is None or not upload.body:
         if form.current_def is None:
             raise BadRequest("The form has no published version to copy: send a form file.")
@@ -144,7 +145,7 @@ def attach(
 ) -> FormAttachment:
     """Upload a media file the draft expects (an image, audio, or a CSV for choices)."""
     access.require(actor, "form.update", project_id)
-    form = _find(project_id, xml_form_id)
+    form = find(project_id, xml_form_id)
     draft = form.draft_def
     if draft is None or draft.published_at is not None:
         raise NotFound("The form has no draft: create one before uploading media.")
@@ -164,7 +165,7 @@ def attach(
 def publish(actor: Actor, project_id: int, xml_form_id: str, version: str | None) -> Form:
     """Publish the draft, optionally under a new version string."""
     access.require(actor, "form.update", project_id)
-    form = _find(project_id, xml_form_id)
+    form = find(project_id, xml_form_id)
     draft = form.draft_def
     if draft is None or draft.published_at is not None:
         raise NotFound("The form has no draft to publish.")
@@ -179,7 +180,7 @@ def set_state(actor: Actor, project_id: int, xml_form_id: str, state: str) -> Fo
     access.require(actor, "form.update", project_id)
     if state not in STATES:
         raise BadRequest(f"A form's state is one of {', '.join(STATES)}, not '{state}'.")
-    form = _find(project_id, xml_form_id)
+    form = find(project_id, xml_form_id)
     form.state = state
     audits.log(actor, "form.update", f"form:{form.id}", state=state)
     db.session.commit()

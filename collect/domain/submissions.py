@@ -545,16 +545,7 @@ def _cut(text: str | None, limit: int) -> str | None:
 
 def _form(actor: Actor, project_id: int, xml_form_id: str, verb: str) -> Form:
     access.require(actor, verb, project_id)
-    form = db.session.scalar(
-        select(Form).where(
-            Form.project_id == project_id,
-            Form.xml_form_id == xml_form_id,
-            Form.deleted_at.is_(None),
-        )
-    )
-    if form is None:
-        raise NotFound(f"There is no form '{xml_form_id}' in this project.")
-    return form
+    return forms.find(project_id, xml_form_id)
 
 
 @dataclass(frozen=True)
