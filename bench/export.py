@@ -217,7 +217,7 @@ def seed(app: Any, project_id: int, device_id: int, count: int, offset: int) -> 
     """Insert `count` more submissions, numbered from `offset`, in batches."""
     rng = random.Random(offset)
     with app.app_context():
-        form = forms._find(project_id, FORM_ID)
+        form = forms.find(project_id, FORM_ID)
         definition = form.current_def
         assert definition is not None
         fields = forms.fields_of(definition)
