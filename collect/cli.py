@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from collect.errors import CollectError
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"
+SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 
 
 class AppContext:
@@ -212,6 +214,11 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
             f"  Sample data:        {result.submissions} synthetic submissions, so the"
             " evaluation report has something to show"
         )
+    if "://127." in base or "://localhost" in base:
+        lines.append(
+            "  Note: a phone cannot reach 127.0.0.1. Run again with the address phones see, e.g. "
+            f"COLLECT_BASE_URL=http://192.168.1.20:{port} ./dev demo"
+        )
     lines += [
         "",
         "Scan this code in ODK Collect (Project > Add project > Configure with QR code):",
@@ -226,11 +233,30 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
 
 
 def _lan_address() -> str:
+    """This machine's first non-loopback IPv4 address, the one phones on its network can reach.
+
+    Read from the network interfaces (Linux SIOCGIFADDR), so nothing is sent anywhere.
+    """
+    try:
+        import fcntl
+
+        for _, name in socket.if_nameindex():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    request = struct.pack("256s", name[:15].encode())
+                    packed = fcntl.ioctl(probe.fileno(), SIOCGIFADDR, request)
+                except OSError:
+                    continue
+            address = socket.inet_ntoa(packed[20:24])
+            if not address.startswith("127."):
+                return address
+    except (ImportError, OSError):
+        pass
     try:
         address = socket.gethostbyname(socket.gethostname())
     except OSError:
         return "127.0.0.1"
-    return address if not address.startswith("127.") else "127.0.0.1"
+    return address
 
 
 def generated_password() -> str:
