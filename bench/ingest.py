@@ -15,6 +15,7 @@ Every submission is checked to be stored.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import tempfile
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from collect.cli import default_workers  # noqa: E402
+from collect.config import THREADS  # noqa: E402
 from collect.storage.db import db  # noqa: E402
 from collect.storage.models import Submission  # noqa: E402
 from tests import pgcluster  # noqa: E402
@@ -104,6 +106,17 @@ class Result:
     count: int
     seconds: float
     latencies: list[float]
+    server_cpu: float  # seconds of CPU the server's processes spent on the run
+    database_cpu: float  # and PostgreSQL's (0 for SQLite, which runs inside the server)
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per submission: steadier than the rate on a machine shared with others."""
+        return self.server_cpu / self.count * 1000
+
+    @property
+    def database_ms(self) -> float:
+        return self.database_cpu / self.count * 1000
 
     @property
     def rate(self) -> float:
@@ -303,6 +316,32 @@ def post_all(
     return elapsed, latencies
 
 
+def cpu_of(wanted: Callable[[str, list[str]], bool]) -> float:
+    """CPU seconds (user + system) of the live processes `wanted(name, stat fields)` picks."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended while we looked
+        # The name is in parentheses and may hold spaces; the other fields follow it.
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        if wanted(name, fields):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds of a process group (gunicorn's master and workers)."""
+    return cpu_of(lambda _name, fields: int(fields[2]) == pgid)
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL processes (the throw-away cluster is the only one here)."""
+    return cpu_of(lambda name, _fields: name == "postgres")
+
+
 def stored_count(site: Site) -> int:
     with site.app.app_context():
         count = db.session.scalar(select(func.count(Submission.id))) or 0
@@ -332,15 +371,23 @@ def run(name: str, count: int, concurrencies: list[int], workers: int) -> list[R
                 total = 0
                 for concurrency in concurrencies:
                     bodies = [submission(total + i) for i in range(count)]
+                    assert server.process is not None
+                    cpu_before = group_cpu(server.process.pid), postgres_cpu()
                     seconds, latencies = post_all(server, site, bodies, concurrency)
+                    server_cpu = group_cpu(server.process.pid) - cpu_before[0]
+                    database_cpu = postgres_cpu() - cpu_before[1]
                     total += count
                     if stored_count(site) != total:
                         raise SystemExit(f"{name}: {stored_count(site)} stored, {total} sent")
-                    result = Result(name, concurrency, count, seconds, latencies)
+                    result = Result(
+                        name, concurrency, count, seconds, latencies, server_cpu, database_cpu
+                    )
                     p50, p95 = result.percentile(50), result.percentile(95)
                     print(
                         f"{name:<11} c={concurrency:<3} {result.rate:8.1f}/s"
-                        f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms",
+                        f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+                        f"  CPU per submission: server {result.cpu_ms:.2f} ms,"
+                        f" PostgreSQL {result.database_ms:.2f} ms",
                         flush=True,
                     )
                     results.append(result)
@@ -352,11 +399,11 @@ def run(name: str, count: int, concurrencies: list[int], workers: int) -> list[R
 
 def breakdown(count: int) -> None:
     """CPU per POST inside one process (SQLite, no HTTP server), and what it is spent on."""
-    from werkzeug.formparser import parse_form_data
-    from werkzeug.test import EnvironBuilder
+    import io
 
     from collect.cli import upgrade
     from collect.storage import blobs
+    from collect.web import form_parts
 
     def cpu_ms(work: Callable[[int], object]) -> float:
         started = time.process_time()
@@ -381,8 +428,12 @@ def breakdown(count: int) -> None:
 
             def parse(i: int) -> None:
                 body, content_type = bodies[i]
-                environ = EnvironBuilder(method="POST", data=body, content_type=content_type)
-                parse_form_data(environ.get_environ())
+                boundary = form_parts.boundary_of(content_type)
+                assert boundary is not None
+                parts = form_parts.read_parts(io.BytesIO(body).read, boundary, len(body), {})
+                for part in parts.values():
+                    part.read()
+                    part.close()
 
             def put(i: int) -> None:
                 blobs.put_id(photos[i], "image/jpeg")
@@ -398,7 +449,7 @@ def breakdown(count: int) -> None:
     rest = whole - head - multipart_ms - blob_ms
     print(f"CPU per POST in-process (test client, SQLite): {whole:.2f} ms, of which")
     print(f"  {head:5.2f} ms  Flask + test client + token lookup (a HEAD /submission)")
-    print(f"  {multipart_ms:5.2f} ms  werkzeug's multipart parser")
+    print(f"  {multipart_ms:5.2f} ms  the multipart parser (collect.web.form_parts)")
     print(f"  {blob_ms:5.2f} ms  blobs.put_id of the photo (hash, write, 2 fsyncs, row)")
     print(f"  {rest:5.2f} ms  the rest: XML, form lookup, 3 INSERTs, commit, response")
 
@@ -424,17 +475,24 @@ def main() -> None:
         breakdown(min(args.count, 500))
         return
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    print(f"{args.count} submissions per run, {args.workers} gunicorn workers, ", end="")
+    print(f"{args.count} submissions per run, {args.workers} gunicorn workers", end="")
+    print(f" of {THREADS} threads, ", end="")
     print(f"one {PHOTO_BYTES}-byte photo each")
     results = []
     for name in args.databases.split(","):
         results += run(name, args.count, concurrencies, args.workers)
     print()
-    print("| database | concurrency | submissions/s | p50 ms | p95 ms |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| database | concurrency | submissions/s | p50 ms | p95 ms"
+        " | CPU ms each: server | PostgreSQL |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         p50, p95 = r.percentile(50), r.percentile(95)
-        print(f"| {r.database} | {r.concurrency} | {r.rate:.0f} | {p50:.1f} | {p95:.1f} |")
+        print(
+            f"| {r.database} | {r.concurrency} | {r.rate:.0f} | {p50:.1f} | {p95:.1f}"
+            f" | {r.cpu_ms:.2f} | {r.database_ms:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from collect import config as settings
 from collect.errors import CollectError
 from collect.storage.db import db, migrate
+from collect.web.cookies import NoFlaskSession
 
 # Blueprints that exist are registered; each module defines `bp` and, optionally, `URL_PREFIX`.
 BLUEPRINTS = (
@@ -22,6 +23,7 @@ BLUEPRINTS = (
     ("collect.web.openrosa", None),
     ("collect.web.submissions", "/v1"),
     ("collect.web.exports", "/v1"),
+    ("collect.web.odata", "/v1"),
     ("collect.web.evaluation", "/v1"),
     ("collect.web.pages", None),
 )
@@ -33,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.load(config))
     if app.config["TRUST_PROXY"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+    app.session_interface = NoFlaskSession()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     for module_name, prefix in BLUEPRINTS:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from collect import config as settings
 from collect import create_app
 from collect.errors import CollectError
 
@@ -134,12 +135,19 @@ def user_set_password(ctx: AppContext, email: str, password: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=None, type=int, help="Default: CPU cores + 1.")
+@click.option("--workers", default=None, type=int, help="Processes. Default: CPU cores + 1.")
+@click.option(
+    "--threads",
+    default=settings.THREADS,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Requests each process serves at once: phones uploading slowly each hold one.",
+)
 @pass_ctx
-def serve(ctx: AppContext, host: str, port: int, workers: int | None) -> None:
+def serve(ctx: AppContext, host: str, port: int, workers: int | None, threads: int) -> None:
     """Upgrade the database, then serve with gunicorn (the production server)."""
     upgrade(ctx.app)
-    _exec_gunicorn(host, port, workers)
+    _exec_gunicorn(host, port, workers, threads)
 
 
 def default_workers() -> int:
@@ -148,8 +156,13 @@ def default_workers() -> int:
     return (os.cpu_count() or 1) + 1
 
 
-def _exec_gunicorn(host: str, port: int, workers: int | None) -> None:
+def _exec_gunicorn(
+    host: str, port: int, workers: int | None, threads: int = settings.THREADS
+) -> None:
+    # Threads, not only processes: a phone on a poor network may take minutes to send its
+    # photos, and with one request per process a few such phones would leave nobody else served.
     count = workers or default_workers()
+    os.environ.setdefault("COLLECT_DB_POOL_SIZE", str(threads))
     args = [
         sys.executable,
         "-m",
@@ -160,6 +173,10 @@ def _exec_gunicorn(host: str, port: int, workers: int | None) -> None:
         f"{host}:{port}",
         "--workers",
         str(count),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
         # Phones on slow networks take long to upload photos; don't cut them off.
         "--timeout",
         "300",
@@ -167,6 +184,8 @@ def _exec_gunicorn(host: str, port: int, workers: int | None) -> None:
         "30",
         "--access-logfile",
         "-",
+        "--logger-class",
+        "collect.web.access_log.AccessLogger",
         "wsgi:app",
     ]
     sys.stdout.flush()

@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 MB = 1024 * 1024
+# Requests a gunicorn worker serves at once (`collect serve --threads`); each may hold a database
+# connection, so the pool keeps that many open. A smaller pool would close and reopen the extra
+# connections on every busy request, and a PostgreSQL connection starts a server process.
+THREADS = 8
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -29,7 +33,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "DATA_DIR": str(data_dir),
         "BLOB_DIR": str(data_dir / "blobs"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, _pool_size(env)),
         "SECRET_KEY": env.get("COLLECT_SECRET_KEY") or _secret_key(data_dir),
         # Bytes a device may send in one POST; Collect splits larger submissions below this.
         "MAX_SUBMISSION_BYTES": int(env.get("COLLECT_MAX_SUBMISSION_BYTES", 100 * MB)),
@@ -43,17 +47,23 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     }
     config.update(overrides)
     if "SQLALCHEMY_DATABASE_URI" in overrides and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config["SQLALCHEMY_DATABASE_URI"])
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
+            config["SQLALCHEMY_DATABASE_URI"], _pool_size(env)
+        )
     config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
     return config
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _pool_size(env: Mapping[str, str]) -> int:
+    return max(1, int(env.get("COLLECT_DB_POOL_SIZE", THREADS)))
+
+
+def _engine_options(url: str, pool_size: int) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": 30}, "pool_size": pool_size, "max_overflow": 10}
     # No pre-ping: it costs a round trip on every request. Connections are recycled before a
     # server or a firewall drops them for idleness, and a dead one fails only that request.
-    return {"pool_recycle": 300, "pool_size": 5, "max_overflow": 10}
+    return {"pool_recycle": 300, "pool_size": pool_size, "max_overflow": 10}
 
 
 def _secret_key(data_dir: Path) -> str:

@@ -116,3 +116,10 @@ class TooLarge(CollectError):
 
     status = 413
     code = 413.1
+
+
+class NotSupported(CollectError):
+    """A valid request for something this server does not do (an OData option, for example)."""
+
+    status = 501
+    code = 501.4

@@ -119,7 +119,7 @@ def test_demo_sets_everything_up(tmp_path: Path) -> None:
     assert "unchanged since the last demo run" in second.stdout
 
 
-def test_serve_runs_gunicorn_with_workers(tmp_path: Path) -> None:
+def test_serve_runs_gunicorn_with_threaded_workers(tmp_path: Path) -> None:
     import json
     import signal
     import time
@@ -130,7 +130,10 @@ def test_serve_runs_gunicorn_with_workers(tmp_path: Path) -> None:
     env = {**os.environ, "COLLECT_DATA_DIR": str(tmp_path)}
     env.pop("COLLECT_DATABASE_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "collect.cli", "serve", "--port", str(port), "--workers", "2"],
+        [
+            *(sys.executable, "-m", "collect.cli", "serve", "--port", str(port)),
+            *("--workers", "2", "--threads", "3"),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -150,8 +153,20 @@ def test_serve_runs_gunicorn_with_workers(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert answer.code == 401
         assert "Sign in" in json.loads(answer.read())["message"]
+        with pytest.raises(urllib.error.HTTPError) as phone:
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/v1/key/SECRET-TOKEN/projects/1/formList?deviceID=x",
+                timeout=10,
+            )
+        assert phone.value.code == 403
+        phone.value.close()
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     assert "gunicorn" in output.lower()
-    assert "Booting worker" in output
+    assert "Using worker: gthread" in output
+    # The access log has every request, and never a phone's token (it is the phone's password).
+    assert '"GET /v1/users/current HTTP/1.1" 401' in output
+    assert '"GET /v1/key/[token]/projects/1/formList?deviceID=x HTTP/1.1" 403' in output
+    assert "SECRET-TOKEN" not in output
+    assert output.count("Booting worker") == 2

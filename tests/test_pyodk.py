@@ -17,7 +17,9 @@ EMAIL, PASSWORD = live.ADMIN
 def server(request: pytest.FixtureRequest, tmp_path: Path):
     url = None
     if request.param == "postgresql":
-        url = pgcluster.create_database(request.getfixturevalue("postgres_url"), "collect_pyodk")
+        # One database per xdist worker: the OData tests serve with these fixtures too.
+        name = f"collect_pyodk_{request.getfixturevalue('worker_id')}"
+        url = pgcluster.create_database(request.getfixturevalue("postgres_url"), name)
     with live.serve(tmp_path, url) as running:
         yield running.url
 

@@ -8,7 +8,7 @@ import json
 import secrets
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import segno
 from sqlalchemy import select
@@ -116,7 +116,17 @@ def by_token(token: str) -> AppUser | None:
     return app_user
 
 
-def server_url(base_url: str, app_user: AppUser) -> str:
+class Addressed(Protocol):
+    """What a device's server URL is made of: an app user, or the device view of one."""
+
+    @property
+    def token(self) -> str | None: ...
+
+    @property
+    def project_id(self) -> int: ...
+
+
+def server_url(base_url: str, app_user: Addressed) -> str:
     """The URL ODK Collect is configured with: the token and project are in the path."""
     return f"{base_url.rstrip('/')}/v1/key/{app_user.token}/projects/{app_user.project_id}"
 

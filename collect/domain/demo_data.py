@@ -60,6 +60,8 @@ def seed(app_user: AppUser) -> int:
     if existing:
         return 0
     shapes = _shapes(project_id)
+    token = app_user.token
+    assert token is not None, "a revoked app user cannot send submissions"
     rng = random.Random(SEED)
     sent = 0
     for instance in _generate(rng):
@@ -67,7 +69,7 @@ def seed(app_user: AppUser) -> int:
         if shape is None:  # a sample form the project does not have
             continue
         xml = instance_xml(shape, instance.answers, instance.repeats, _uuid(rng))
-        submissions.receive(app_user, xml, [], device_id=DEVICE_ID, user_agent=USER_AGENT)
+        submissions.receive(token, project_id, xml, [], device_id=DEVICE_ID, user_agent=USER_AGENT)
         sent += 1
     return sent
 

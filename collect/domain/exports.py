@@ -18,7 +18,7 @@ import json
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, NoReturn
@@ -167,7 +167,7 @@ def _prepare(
             "Only project managers may export sensitive questions (sensitive=include); "
             "leave the option out to export everything else."
         )
-    defs = _published(form)
+    defs = published(form)
     if not defs:
         raise NotFound("The form is not published yet, so it has no submissions to export.")
     versions = [forms.fields_of(d) for d in defs]
@@ -239,7 +239,7 @@ def _query(options: Options) -> dict[str, Any]:
     }
 
 
-def _published(form: Form) -> list[FormDef]:
+def published(form: Form) -> list[FormDef]:
     """Published versions, oldest first."""
     return list(
         db.session.scalars(
@@ -476,8 +476,19 @@ def _is_sql(value: Any) -> bool:
 # Reading submissions ---------------------------------------------------------------------------
 
 
-def _records(plan: _Plan, batch: int) -> Iterator[tuple[SubmissionInfo, dict[str, Any] | None]]:
-    """Current versions of the live submissions, newest first by arrival, as Central lists them."""
+def records(
+    form_id: int,
+    where: Sequence[ColumnElement[bool]],
+    versions: dict[int, str],
+    batch: int,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Generator[tuple[SubmissionInfo, dict[str, Any] | None]]:
+    """Current versions of the live submissions, newest first by arrival, as Central lists them.
+
+    `versions` maps form_def_id to the version string; `limit`/`offset` cut a page (OData).
+    """
     other = aliased(SubmissionDef)
     # A first version names no deprecatedID, so only edited submissions count their versions.
     edits = case(
@@ -499,22 +510,25 @@ def _records(plan: _Plan, batch: int) -> Iterator[tuple[SubmissionInfo, dict[str
             SubmissionDef.encrypted,
             edits,
             cast(SubmissionDef.data, Text),
+            Submission.updated_at,
+            Submission.id,
         )
         .join(
             SubmissionDef,
             and_(SubmissionDef.submission_id == Submission.id, SubmissionDef.current.is_(True)),
         )
-        .where(Submission.form_id == plan.form_id, Submission.deleted_at.is_(None), *plan.where)
+        .where(Submission.form_id == form_id, Submission.deleted_at.is_(None), *where)
         # Newest first, as Central; by arrival (the id) rather than by created_at, which would
         # make the database sort every row, data and all, before sending the first.
         .order_by(Submission.id.desc())
+        .limit(limit)
+        .offset(offset or None)
         .execution_options(yield_per=batch)
     )
-    names = _submitter_names(plan.form_id)
+    names = _submitter_names(form_id)
     if db.session.get_bind().dialect.name == "postgresql":
         # Compiling this long scan to machine code costs more than it saves.
         db.session.execute(text("SET LOCAL jit = off"))
-    versions = plan.versions
     result = db.session.connection().execute(stmt)
     try:
         for rows in result.partitions():
@@ -530,6 +544,8 @@ def _records(plan: _Plan, batch: int) -> Iterator[tuple[SubmissionInfo, dict[str
                 encrypted,
                 count,
                 data,
+                updated_at,
+                row_id,
             ) in rows:
                 info = SubmissionInfo(
                     instance_id,
@@ -543,6 +559,8 @@ def _records(plan: _Plan, batch: int) -> Iterator[tuple[SubmissionInfo, dict[str
                     device_id,
                     count,
                     versions.get(form_def_id, ""),
+                    updated_at,
+                    row_id,
                 )
                 yield info, (None if encrypted else _loads(data))
     finally:
@@ -561,7 +579,7 @@ def _submitter_names(form_id: int) -> dict[int | None, str]:
 
 def _rows(plan: _Plan, batch: int) -> Iterator[tuple[int, Row]]:
     layout = plan.layout
-    for info, values in _records(plan, batch):
+    for info, values in records(plan.form_id, plan.where, plan.versions, batch):
         yield from layout.rows(info, values)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, defer
 
@@ -71,24 +71,44 @@ class Deleted(Conflict):
 # What a device may see --------------------------------------------------------------------------
 
 
-# The two lookups of every device request, built once: bound values keep them out of the
+# The lookups of every device request, built once: bound values keep them out of the
 # statement, so SQLAlchemy neither rebuilds nor re-hashes them per request.
-_DEVICE = (
-    select(AppUser)
-    .join(AppUser.actor)
-    .join(Project, Project.id == AppUser.project_id)
-    .where(
-        AppUser.token == bindparam("token"),
-        Actor.deleted_at.is_(None),
-        Project.deleted_at.is_(None),
-    )
+_LIVE_APP_USER = and_(
+    AppUser.token == bindparam("token"),
+    Actor.deleted_at.is_(None),
+    Project.deleted_at.is_(None),
 )
-_TARGET = (
-    select(Form.id, Form.state, FormAssignment.id, FormDef.id, FormDef.sha256)
-    .select_from(Form)
+_DEVICE = (
+    select(AppUser.actor_id, AppUser.project_id)
+    .join(Actor, Actor.id == AppUser.actor_id)
+    .join(Project, Project.id == AppUser.project_id)
+    .where(_LIVE_APP_USER)
+)
+# A submission's sender and the form version it is for, in one round trip to the database.
+_SENDER = (
+    select(
+        AppUser.actor_id,
+        AppUser.project_id,
+        Form.id,
+        Form.state,
+        FormAssignment.id,
+        FormDef.id,
+        FormDef.sha256,
+    )
+    .select_from(AppUser)
+    .join(Actor, Actor.id == AppUser.actor_id)
+    .join(Project, Project.id == AppUser.project_id)
+    .outerjoin(
+        Form,
+        and_(
+            Form.project_id == AppUser.project_id,
+            Form.xml_form_id == bindparam("form"),
+            Form.deleted_at.is_(None),
+        ),
+    )
     .outerjoin(
         FormAssignment,
-        and_(FormAssignment.form_id == Form.id, FormAssignment.actor_id == bindparam("actor")),
+        and_(FormAssignment.form_id == Form.id, FormAssignment.actor_id == AppUser.actor_id),
     )
     .outerjoin(
         FormDef,
@@ -98,32 +118,44 @@ _TARGET = (
             FormDef.published_at.isnot(None),
         ),
     )
-    .where(
-        Form.project_id == bindparam("project"),
-        Form.xml_form_id == bindparam("form"),
-        Form.deleted_at.is_(None),
-    )
+    .where(_LIVE_APP_USER)
 )
 
 
-def device(token: str, project_id: int) -> AppUser:
+@dataclass(frozen=True)
+class Device:
+    """The app user a device request comes from: all of it that the OpenRosa views need."""
+
+    actor_id: int
+    project_id: int
+    token: str
+
+
+def device(token: str, project_id: int) -> Device:
     """The live app user behind a URL's token, if it belongs to this project; 403 otherwise.
 
     403 and not 401, as Central does: ODK Collect answers a 401 by asking for a username and
     password, which an app user does not have.
     """
-    app_user = db.session.scalar(_DEVICE, {"token": token})
-    if app_user is None:
+    # Plain columns rather than an ORM object: this runs before every request of every phone.
+    row = db.session.connection().execute(_DEVICE, {"token": token}).first()
+    return _checked_device(None if row is None else (row[0], row[1]), token, project_id)
+
+
+def _checked_device(found: tuple[int, int] | None, token: str, project_id: int) -> Device:
+    """The sender of a request, from its app user's (actor id, project id) if found."""
+    if found is None:
         raise Forbidden(
             "This phone's access to the server was revoked or is not valid. Ask your "
             "coordinator for a new QR code and scan it in Collect (Project settings)."
         )
-    if app_user.project_id != project_id:
+    actor_id, own_project_id = found
+    if own_project_id != project_id:
         raise Forbidden(
             "This phone is set up for another project. Ask your coordinator for the QR code "
             "of this project."
         )
-    return app_user
+    return Device(actor_id, project_id, token)
 
 
 @dataclass(frozen=True)
@@ -137,7 +169,7 @@ class Offered:
     has_media: bool
 
 
-def offered(app_user: AppUser, xml_form_id: str | None = None) -> list[Offered]:
+def offered(app_user: Device, xml_form_id: str | None = None) -> list[Offered]:
     """Published, open forms assigned to the app user (only `xml_form_id` when given)."""
     has_media = exists().where(FormAttachment.form_def_id == FormDef.id)
     stmt = (
@@ -162,7 +194,7 @@ def offered(app_user: AppUser, xml_form_id: str | None = None) -> list[Offered]:
     ]
 
 
-def offered_definition(app_user: AppUser, xml_form_id: str) -> FormDef:
+def offered_definition(app_user: Device, xml_form_id: str) -> FormDef:
     """The published version of an open form assigned to the app user, for download."""
     form = _device_form(app_user, xml_form_id)
     if form.state != "open":
@@ -187,7 +219,7 @@ def media_files(definition: FormDef) -> list[tuple[str, str]]:
     ]
 
 
-def media(app_user: AppUser, xml_form_id: str, name: str) -> Blob:
+def media(app_user: Device, xml_form_id: str, name: str) -> Blob:
     """A media file of a form the app user may download."""
     definition = offered_definition(app_user, xml_form_id)
     attachment = next((a for a in definition.attachments if a.name == name), None)
@@ -196,7 +228,7 @@ def media(app_user: AppUser, xml_form_id: str, name: str) -> Blob:
     return attachment.blob
 
 
-def _device_form(app_user: AppUser, xml_form_id: str) -> Form:
+def _device_form(app_user: Device, xml_form_id: str) -> Form:
     row = db.session.execute(
         select(Form, FormAssignment.id)
         .outerjoin(
@@ -265,19 +297,35 @@ class _Retry(Exception):
 
 
 def receive(
-    app_user: AppUser,
+    token: str,
+    project_id: int,
     xml: bytes,
     files: Sequence[File],
     *,
     device_id: str | None,
     user_agent: str | None,
 ) -> Received:
-    """Store a submission (or a new version of one) sent by a device, exactly once."""
-    root = xform.parse_xml(xml, what="submission")
-    meta = xform.submission_meta(root)
-    if len(meta.instance_id) > _ID_MAX or len(meta.deprecated_id or "") > _ID_MAX:
-        raise InvalidSubmission(f"The submission's instanceID is longer than {_ID_MAX} characters.")
-    target = _target(app_user, meta)
+    """Store a submission (or a new version of one) sent by a device, exactly once.
+
+    `token` and `project_id` are the device's URL: the sender is checked in the same query that
+    finds the form the XML names.
+    """
+    try:
+        root = xform.parse_xml(xml, what="submission")
+        meta = xform.submission_meta(root)
+        if len(meta.instance_id) > _ID_MAX or len(meta.deprecated_id or "") > _ID_MAX:
+            raise InvalidSubmission(
+                f"The submission's instanceID is longer than {_ID_MAX} characters."
+            )
+    except InvalidSubmission:
+        device(token, project_id)  # a phone that may not send at all hears that first
+        raise
+    at_once = meta.deprecated_id is None and db.session.get_bind().dialect.name == "postgresql"
+    if at_once and not db.session().in_transaction():
+        # A lookup and one write, each atomic on its own: on PostgreSQL, BEGIN and COMMIT would
+        # be two more round trips between processes (a failed write rolls itself back).
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    sender, target = _sender_and_target(token, project_id, meta)
     fields = _fields(target.def_id, target.def_sha256)
     data = {} if meta.encrypted else xform.submission_values(root, fields)
     expected = meta.media_files if meta.encrypted else tuple(xform.binary_names(data, fields))
@@ -290,10 +338,15 @@ def receive(
         if f.name in expected
     }
     incoming = _Incoming(xml, hashlib.sha256(xml).hexdigest(), meta, data, expected)
+    origin = _Origin(
+        sender.actor_id, _cut(device_id, _DEVICE_ID_MAX), _cut(user_agent, _USER_AGENT_MAX)
+    )
     # Most POSTs are new: try to write at once, and fall back to reading what is stored when
     # a unique constraint (or the current flag of an edited version) says it is not new.
     try:
-        return _create(app_user, target, incoming, sent, device_id, user_agent)
+        if at_once:
+            return _create_at_once(target, incoming, sent, origin)
+        return _create(target, incoming, sent, origin)
     except (IntegrityError, _Retry) as e:
         db.session.rollback()
         stored = _def_by_instance(target.form_id, meta.instance_id)
@@ -307,21 +360,29 @@ def receive(
         ) from None
 
 
-def _target(app_user: AppUser, meta: xform.SubmissionMeta) -> _Target:
-    """The form and published version a submission belongs to, in one query."""
-    params = {
-        "actor": app_user.actor_id,
-        "version": meta.version,
-        "project": app_user.project_id,
-        "form": meta.form_id,
-    }
-    row = db.session.connection().execute(_TARGET, params).first()
-    if row is None:
+@dataclass(frozen=True)
+class _Origin:
+    """Who sent a submission, from which device and app (cut to the columns' widths)."""
+
+    actor_id: int
+    device_id: str | None
+    user_agent: str | None
+
+
+def _sender_and_target(
+    token: str, project_id: int, meta: xform.SubmissionMeta
+) -> tuple[Device, _Target]:
+    """The app user sending, and the form and published version the submission belongs to."""
+    params = {"token": token, "form": meta.form_id, "version": meta.version}
+    row = db.session.connection().execute(_SENDER, params).first()
+    sender = _checked_device(None if row is None else (row[0], row[1]), token, project_id)
+    assert row is not None
+    _, _, form_id, state, assignment_id, def_id, def_sha256 = row
+    if form_id is None:
         raise NotFound(
             f"There is no form '{meta.form_id}' on the server for this project. Ask your "
             "coordinator whether it was removed or belongs to another project."
         )
-    form_id, state, assignment_id, def_id, def_sha256 = row
     if assignment_id is None:
         raise Forbidden(
             f"The form '{meta.form_id}' is not assigned to this phone, so the server cannot "
@@ -337,7 +398,7 @@ def _target(app_user: AppUser, meta: xform.SubmissionMeta) -> _Target:
             f"The server has no version '{meta.version}' of the form '{meta.form_id}'. Ask "
             "your coordinator to publish it, or download the current form in Collect."
         )
-    return _Target(form_id, def_id, def_sha256)
+    return sender, _Target(form_id, def_id, def_sha256)
 
 
 # A form version's fields never change once published, and they are derivable from stored rows, so
@@ -370,13 +431,14 @@ def _check_name(name: str) -> None:
         ) from e
 
 
+# Built once, like the lookups above: constructing them cost more than executing them.
+_NEW_SUBMISSION = insert(Submission).returning(Submission.id)
+_NEW_VERSION = insert(SubmissionDef).returning(SubmissionDef.id)
+_NEW_ATTACHMENTS = insert(SubmissionAttachment)
+
+
 def _create(
-    app_user: AppUser,
-    target: _Target,
-    incoming: _Incoming,
-    sent: dict[str, File],
-    device_id: str | None,
-    user_agent: str | None,
+    target: _Target, incoming: _Incoming, sent: dict[str, File], origin: _Origin
 ) -> Received:
     meta = incoming.meta
     now = datetime.now(UTC)
@@ -399,12 +461,12 @@ def _create(
     sql = db.session.connection()
     if deprecated is None:
         submission_id = sql.execute(
-            insert(Submission).returning(Submission.id),
+            _NEW_SUBMISSION,
             {
                 "form_id": target.form_id,
                 "instance_id": meta.instance_id,
-                "submitter_id": app_user.actor_id,
-                "device_id": _cut(device_id, _DEVICE_ID_MAX),
+                "submitter_id": origin.actor_id,
+                "device_id": origin.device_id,
                 "created_at": now,
             },
         ).scalar_one()
@@ -432,7 +494,7 @@ def _create(
         )
     missing = tuple(name for name in incoming.expected if name not in blob_ids)
     version_id = sql.execute(
-        insert(SubmissionDef).returning(SubmissionDef.id),
+        _NEW_VERSION,
         {
             "submission_id": submission_id,
             "form_id": target.form_id,
@@ -445,9 +507,9 @@ def _create(
             "data": incoming.data,
             "current": True,
             "encrypted": meta.encrypted,
-            "submitter_id": app_user.actor_id,
-            "device_id": _cut(device_id, _DEVICE_ID_MAX),
-            "user_agent": _cut(user_agent, _USER_AGENT_MAX),
+            "submitter_id": origin.actor_id,
+            "device_id": origin.device_id,
+            "user_agent": origin.user_agent,
             "attachments_expected": len(incoming.expected),
             "attachments_present": len(incoming.expected) - len(missing),
             "created_at": now,
@@ -455,12 +517,102 @@ def _create(
     ).scalar_one()
     if incoming.expected:
         sql.execute(
-            insert(SubmissionAttachment),
+            _NEW_ATTACHMENTS,
             [
                 {"submission_def_id": version_id, "name": name, "blob_id": blob_ids.get(name)}
                 for name in incoming.expected
             ],
         )
+    db.session.commit()
+    return Received(meta.instance_id, missing)
+
+
+# A new submission in one statement on PostgreSQL, where each statement is a round trip between
+# processes that costs more than the statement itself: the rows of the files (`ON CONFLICT ... DO
+# UPDATE` so that a row another request stored a moment ago is returned too), the submission,
+# its first version and its attachments, in document order. Data-modifying CTEs are
+# PostgreSQL's; SQLite, in process, takes the plain statements of `_create`.
+_CREATE_AT_ONCE = text(
+    """
+WITH stored_blobs AS (
+    INSERT INTO blobs (sha256, md5, size, content_type, created_at)
+    SELECT b.sha256, b.md5, b.size, b.content_type, :now
+    FROM unnest(
+        CAST(:blob_sha256 AS varchar[]), CAST(:blob_md5 AS varchar[]),
+        CAST(:blob_size AS bigint[]), CAST(:blob_type AS varchar[])
+    ) AS b(sha256, md5, size, content_type)
+    ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+    RETURNING id, sha256
+), new_submission AS (
+    INSERT INTO submissions (form_id, instance_id, submitter_id, device_id, created_at)
+    VALUES (:form_id, :instance_id, :submitter_id, :device_id, :now)
+    RETURNING id
+), new_version AS (
+    INSERT INTO submission_defs (
+        submission_id, form_id, form_def_id, instance_id, instance_name, deprecated_id, xml,
+        xml_sha256, data, current, encrypted, submitter_id, device_id, user_agent,
+        attachments_expected, attachments_present, created_at
+    )
+    SELECT id, :form_id, :form_def_id, :instance_id, :instance_name, NULL, :xml,
+        :xml_sha256, :data, true, :encrypted, :submitter_id, :device_id, :user_agent,
+        :expected, :present, :now
+    FROM new_submission
+    RETURNING id
+)
+INSERT INTO submission_attachments (submission_def_id, name, blob_id)
+SELECT new_version.id, f.name, stored_blobs.id
+FROM new_version
+CROSS JOIN unnest(CAST(:file_name AS varchar[]), CAST(:file_sha256 AS varchar[]))
+    WITH ORDINALITY AS f(name, sha256, position)
+LEFT JOIN stored_blobs ON stored_blobs.sha256 = f.sha256
+ORDER BY f.position
+"""
+).bindparams(
+    bindparam("xml", type_=SubmissionDef.__table__.c.xml.type),
+    bindparam("data", type_=SubmissionDef.__table__.c.data.type),
+    bindparam("now", type_=SubmissionDef.__table__.c.created_at.type),
+)
+
+
+def _create_at_once(
+    target: _Target, incoming: _Incoming, sent: dict[str, File], origin: _Origin
+) -> Received:
+    meta = incoming.meta
+    # Files first, as in `_create`: durable before the statement that points to them.
+    written = {
+        name: (_write(sent[name]), _content_type(sent[name]))
+        for name in incoming.expected
+        if name in sent
+    }
+    blobs_rows = {w.sha256: (w, content_type) for w, content_type in written.values()}
+    missing = tuple(name for name in incoming.expected if name not in written)
+    db.session.connection().execute(
+        _CREATE_AT_ONCE,
+        {
+            "blob_sha256": list(blobs_rows),
+            "blob_md5": [w.md5 for w, _ in blobs_rows.values()],
+            "blob_size": [w.size for w, _ in blobs_rows.values()],
+            "blob_type": [content_type for _, content_type in blobs_rows.values()],
+            "form_id": target.form_id,
+            "form_def_id": target.def_id,
+            "instance_id": meta.instance_id,
+            "instance_name": _cut(meta.instance_name, _INSTANCE_NAME_MAX),
+            "xml": incoming.xml,
+            "xml_sha256": incoming.sha256,
+            "data": incoming.data,
+            "encrypted": meta.encrypted,
+            "submitter_id": origin.actor_id,
+            "device_id": origin.device_id,
+            "user_agent": origin.user_agent,
+            "expected": len(incoming.expected),
+            "present": len(incoming.expected) - len(missing),
+            "now": datetime.now(UTC),
+            "file_name": list(incoming.expected),
+            "file_sha256": [
+                written[name][0].sha256 if name in written else None for name in incoming.expected
+            ],
+        },
+    )
     db.session.commit()
     return Received(meta.instance_id, missing)
 
@@ -515,10 +667,17 @@ def _missing(version: SubmissionDef) -> tuple[str, ...]:
 
 
 def _put(file: File) -> int:
-    content_type = file.content_type
-    if not content_type or content_type == "application/octet-stream":
-        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return blobs.put_id(file.read(), content_type)
+    return blobs.put_id(file.read(), _content_type(file))
+
+
+def _write(file: File) -> blobs.Written:
+    return blobs.write(file.read())
+
+
+def _content_type(file: File) -> str:
+    if not file.content_type or file.content_type == "application/octet-stream":
+        return mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return file.content_type
 
 
 def _def_by_instance(form_id: int, instance_id: str) -> SubmissionDef | None:

@@ -203,6 +203,8 @@ class SubmissionInfo(NamedTuple):
     device_id: str | None
     edits: int
     form_version: str
+    updated_at: datetime | None = None  # the OData feed's __system/updatedAt
+    row_id: int = 0  # Submission.id: where a feed's next page starts
 
 
 # Plan steps: how a row is filled from one values dict.

@@ -112,10 +112,8 @@ def recent_failures(email: str, window: timedelta = timedelta(minutes=15)) -> in
     )
 
 
-def login(
-    email: str, password: str, *, hours: int, max_failures: int = MAX_FAILURES
-) -> tuple[Session, str]:
-    """Check a password and open a session; return it and the token (shown only now).
+def verify(email: str, password: str, *, max_failures: int = MAX_FAILURES) -> User:
+    """Check an email and password (sign-in, or HTTP Basic on the OData feed); return the user.
 
     After `max_failures` failures for an email within 15 minutes, sign-in with that email is
     refused for a while, whichever worker or server is asked: the count is in the database.
@@ -136,6 +134,14 @@ def login(
         if recent_failures(email) >= max_failures:
             raise TooManyRequests(LOCKED)
         raise Unauthorized("Could not sign in with that email and password.")
+    return user
+
+
+def login(
+    email: str, password: str, *, hours: int, max_failures: int = MAX_FAILURES
+) -> tuple[Session, str]:
+    """Check a password and open a session; return it and the token (shown only now)."""
+    user = verify(email, password, max_failures=max_failures)
     token = secrets.token_urlsafe(48)
     now = datetime.now(UTC)
     session = Session(

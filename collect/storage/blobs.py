@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -48,22 +49,44 @@ def put_id(data: bytes, content_type: str = "application/octet-stream") -> int:
     storing the same bytes at once both end up with the one row (the second INSERT waits for the
     first one's transaction and then does nothing).
     """
-    sha = hashlib.sha256(data).hexdigest()
-    _write(path_of(sha), data)
     # Rows after the file: the bytes are durable (fsynced and renamed) before the row can commit.
-    values = {
-        "sha256": sha,
-        "md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        "size": len(data),
-        "content_type": content_type or "application/octet-stream",
-        "created_at": utcnow(),
-    }
+    values = row_values(write(data), content_type)
     sql = db.session.connection()
     insert = _INSERTS[sql.dialect.name]
     blob_id = sql.execute(insert, values).scalar()
     if blob_id is None:
-        blob_id = sql.execute(_BY_SHA, {"sha": sha}).scalar_one()
+        blob_id = sql.execute(_BY_SHA, {"sha": values["sha256"]}).scalar_one()
     return int(blob_id)
+
+
+@dataclass(frozen=True)
+class Written:
+    """Bytes now durable in the store, and what their row records of them."""
+
+    sha256: str
+    md5: str
+    size: int
+
+
+def write(data: bytes) -> Written:
+    """Make the bytes durable in the store (temp file, fsync, rename); their row is the caller's.
+
+    For callers that insert the row in a statement of their own; the row must not commit before
+    this returns.
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    _write(path_of(sha), data)
+    return Written(sha, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+
+
+def row_values(written: Written, content_type: str) -> dict[str, object]:
+    return {
+        "sha256": written.sha256,
+        "md5": written.md5,
+        "size": written.size,
+        "content_type": content_type or "application/octet-stream",
+        "created_at": utcnow(),
+    }
 
 
 def _write(target: Path, data: bytes) -> None:
@@ -72,15 +95,21 @@ def _write(target: Path, data: bytes) -> None:
     if not target.parent.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         _fsync_dir(target.parent.parent)  # the new folder's own entry must survive a crash too
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    # A name no other writer uses at the same time (mkstemp's random names cost more than the
+    # write): the content's hash, this process and this thread.
+    tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}-{threading.get_native_id()}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from flask import g, request
 
 from collect.domain import users
@@ -35,6 +38,39 @@ def current_actor() -> Actor:
         )
     g.actor = actor
     return actor
+
+
+def basic_credentials() -> tuple[str, str] | None:
+    """Email and password from `Authorization: Basic ...`, or None when another scheme is used."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as e:
+        raise Unauthorized("The Basic credentials could not be read.") from e
+    email, colon, password = decoded.partition(":")
+    if not colon:
+        raise Unauthorized("The Basic credentials could not be read.")
+    return email, password
+
+
+def reading_actor() -> Actor:
+    """The actor of a read-only feed: a bearer token, a browser session, or HTTP Basic.
+
+    Excel and Power BI can only send an email and password (HTTP Basic), as to ODK Central.
+    Basic is accepted here, on GET feeds, and nowhere else: a browser remembers Basic
+    credentials and sends them by itself, which must never be enough to change anything.
+    """
+    credentials = basic_credentials()
+    if credentials is None:
+        return current_actor()
+    cached: Actor | None = g.get("actor")
+    if cached is None:
+        cached = users.verify(*credentials).actor
+        g.actor = cached
+    return cached
 
 
 def _cookie_actor() -> Actor | None:

@@ -12,7 +12,9 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
-from flask import Response, g, request
+from flask import Flask, Response, g, request
+from flask.sessions import NullSession, SessionInterface
+from flask.wrappers import Request
 
 from collect.domain import users
 from collect.errors import CollectError, Unauthorized
@@ -23,6 +25,20 @@ LOGIN_CSRF_COOKIE = "collect_login_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class NoFlaskSession(SessionInterface):
+    """Flask's own signed-cookie session is not used: the sign-in cookie above is ours.
+
+    Without this, Flask builds a cookie signer and reads the session cookie on every request,
+    a phone's included; the null session also makes any accidental use of `flask.session` fail.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: object, response: Response) -> None:
+        return None
 
 
 class CsrfRefused(CollectError):

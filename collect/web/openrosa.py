@@ -10,6 +10,7 @@ ignored elsewhere.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import quote
 
@@ -17,9 +18,9 @@ from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from collect.domain import app_users, submissions
-from collect.errors import CollectError, InvalidSubmission, NotFound, TooLarge
+from collect.errors import CollectError, InvalidSubmission, NotFound
 from collect.storage import blobs
-from collect.storage.models import AppUser
+from collect.web import form_parts
 from collect.web.responses import base_url
 
 bp = Blueprint("openrosa", __name__)
@@ -117,17 +118,24 @@ def preflight(token: str, pid: int) -> Response:
 @bp.post(f"{PREFIX}/submission")
 def submit(token: str, pid: int) -> Response:
     """Store a filled form: the `xml_submission_file` part and the files it refers to."""
-    device = submissions.device(token, pid)
-    received = submissions.receive(
-        device,
-        _xml_part(),
-        _media_parts(),
-        device_id=request.args.get("deviceID"),
-        user_agent=request.headers.get("User-Agent"),
-    )
-    # Collect shows this sentence; a split upload's earlier parts are partial.
-    extent = "full" if received.complete else "partial"
-    return _message(f"{extent} submission upload was successful!", 201, nature="submit_success")
+    try:
+        xml, files = _read_post()
+    except CollectError:
+        submissions.device(token, pid)  # a phone that may not send at all hears that first
+        raise
+    try:
+        received = submissions.receive(
+            token,
+            pid,
+            xml,
+            [submissions.File(f.name, f.content_type, f.read) for f in files],
+            device_id=request.args.get("deviceID"),
+            user_agent=request.headers.get("User-Agent"),
+        )
+    finally:
+        for f in files:
+            f.close()
+    return _xml(_acknowledgement(received.complete), 201)
 
 
 ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -151,42 +159,40 @@ def _limit() -> int:
     return int(current_app.config["MAX_SUBMISSION_BYTES"])
 
 
-def _xml_part() -> bytes:
-    """The submission's XML, read no further than the XML size limit."""
+def _read_post() -> tuple[bytes, list[form_parts.Part]]:
+    """The submission's XML and its other parts (Collect names each file part after the file)."""
     limit = int(current_app.config["MAX_XML_BYTES"])
+    too_large = (
+        f"The form's XML is larger than the server accepts ({limit // MB} MB). Ask your "
+        "coordinator to raise the limit."
+    )
     # Collect splits by the sum of its files' sizes (OkHttpConnection), not counting the
     # multipart framing around up to 101 parts, so a body may pass the advertised limit a little.
     request.max_content_length = _limit() + FRAMING
-    # Some clients send the XML as a plain field rather than a file; allow it the XML's limit.
-    request.max_form_memory_size = limit
-    part = request.files.get(XML_PART)
-    if part is not None:
-        data = part.stream.read(limit + 1)
-    elif XML_PART in request.form:
-        data = request.form[XML_PART].encode("utf-8")
-    else:
-        raise InvalidSubmission(
-            f"The phone sent no form: the request has no '{XML_PART}' part. Update the app "
-            "that sends the form."
+    boundary = form_parts.boundary_of(request.content_type or "")
+    if boundary is not None:
+        parts = form_parts.read_parts(
+            request.stream.read, boundary, request.content_length, {XML_PART: (limit, too_large)}
         )
-    if len(data) > limit:
-        raise TooLarge(
-            f"The form's XML is larger than the server accepts ({limit // MB} MB). Ask your "
-            "coordinator to raise the limit."
-        )
-    return data
+        xml = parts.pop(XML_PART, None)
+        if xml is not None:
+            data = xml.read()
+            xml.close()
+            return data, list(parts.values())
+        for part in parts.values():
+            part.close()
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        # Some clients send the XML as a plain field; allow it the XML's limit.
+        request.max_form_memory_size = limit
+        if XML_PART in request.form:
+            return request.form[XML_PART].encode("utf-8"), []
+    raise InvalidSubmission(
+        f"The phone sent no form: the request has no '{XML_PART}' part. Update the app "
+        "that sends the form."
+    )
 
 
-def _media_parts() -> list[submissions.File]:
-    # Collect names each file part after the file, and Central keys attachments by that name.
-    return [
-        submissions.File(name, part.mimetype, part.read)
-        for name, part in request.files.items()
-        if name != XML_PART
-    ]
-
-
-def _form_url(device: AppUser, xml_form_id: str) -> str:
+def _form_url(device: submissions.Device, xml_form_id: str) -> str:
     server = app_users.server_url(base_url(), device)
     return f"{server}/forms/{quote(xml_form_id, safe='')}"
 
@@ -196,7 +202,19 @@ def _xml(body: str, status: int = 200) -> Response:
 
 
 def _message(text: str, status: int, *, nature: str) -> Response:
-    return _xml(render_template("openrosa/response.xml", message=text, nature=nature), status)
+    return _xml(_rendered(text, nature), status)
+
+
+def _rendered(text: str, nature: str) -> str:
+    return render_template("openrosa/response.xml", message=text, nature=nature)
+
+
+@functools.cache
+def _acknowledgement(complete: bool) -> str:
+    """The answer to a stored POST, rendered once per worker: it is always the same."""
+    # Collect shows this sentence; a split upload's earlier parts are partial.
+    extent = "full" if complete else "partial"
+    return _rendered(f"{extent} submission upload was successful!", "submit_success")
 
 
 def _download(body: Iterable[bytes], mimetype: str, md5: str, size: int) -> Response:

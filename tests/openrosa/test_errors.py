@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
 
 from collect.domain import submissions
+from collect.storage import blobs
+from collect.storage.db import db
+from collect.storage.models import SubmissionAttachment
 from collect.web.openrosa import FRAMING
 from tests.openrosa import samples
 from tests.openrosa.collect_device import CollectDevice, Instance, flask_transport, multipart
@@ -68,6 +72,68 @@ def test_a_post_without_the_xml_part_is_400(household: str, phone: Any) -> None:
         "POST", device.submission_url(), samples.household(), {"Content-Type": "text/xml"}
     )
     _assert_error(raw, 400, "xml_submission_file")
+
+
+def _raw_post(device: CollectDevice, body: bytes, boundary: str = "b") -> Any:
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return device.request("POST", device.submission_url(), body, headers)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The closing boundary never came: the phone lost its connection mid-send.
+        b'--b\r\nContent-Disposition: form-data; name="xml_submission_file"; filename="a.xml"\r\n'
+        b"\r\n<data",
+        # Bare LF line breaks in the part's headers.
+        b'--b\nContent-Disposition: form-data; name="xml_submission_file"\n\n<data/>\n--b--\n',
+        # A part without Content-Disposition.
+        b"--b\r\nContent-Type: text/xml\r\n\r\n<data/>\r\n--b--\r\n",
+    ],
+    ids=["truncated", "bare-lf", "no-disposition"],
+)
+def test_a_body_that_is_not_multipart_form_data_is_400(
+    app: Flask, household: str, phone: Any, body: bytes
+) -> None:
+    device: CollectDevice = phone(household)
+    _assert_error(_raw_post(device, body), 400, "could not read what the phone sent")
+    assert stored(app) == []
+    assert device.send(Instance(samples.household())).success
+
+
+def test_more_than_a_thousand_parts_is_400(app: Flask, household: str, phone: Any) -> None:
+    device: CollectDevice = phone(household)
+    part = b'--b\r\nContent-Disposition: form-data; name="f"; filename="f"\r\n\r\nx\r\n'
+    _assert_error(_raw_post(device, part * 1001 + b"--b--\r\n"), 400, "could not read")
+    assert stored(app) == []
+
+
+def test_the_xml_may_come_url_encoded(app: Flask, household: str, phone: Any) -> None:
+    device: CollectDevice = phone(household)
+    xml = samples.household()
+    body = urlencode({"xml_submission_file": xml.decode()}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    reply = device.request("POST", device.submission_url(), body, headers)
+    assert reply.status == 201
+    assert stored(app)[0]["xml"] == xml
+
+
+def test_a_repeated_part_keeps_the_first(app: Flask, household: str, phone: Any) -> None:
+    device: CollectDevice = phone(household)
+    xml = samples.household(photo="house.jpg")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="xml_submission_file"; filename="a.xml"\r\n'
+        b"Content-Type: text/xml\r\n\r\n" + xml + b"\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="house.jpg"; filename="house.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\nfirst\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="house.jpg"; filename="house.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\nsecond\r\n--b--\r\n"
+    )
+    assert _raw_post(device, body).status == 201
+    with app.app_context():
+        attachment = db.session.scalars(db.select(SubmissionAttachment)).one()
+        assert attachment.blob is not None
+        assert blobs.read(attachment.blob) == b"first"
 
 
 ENTITY_BOMB = b"""<?xml version="1.0"?>

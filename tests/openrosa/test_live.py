@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -194,3 +195,37 @@ def test_hostile_posts_leave_the_server_up(live: tuple[Server, Site]) -> None:
     )
     assert _post(device, huge, []).status == 413
     assert device.send(Instance(samples.household())).success
+
+
+def test_phones_uploading_slowly_do_not_hold_up_the_others(live: tuple[Server, Site]) -> None:
+    """More phones than workers, each in the middle of a slow upload, and the server still serves.
+
+    On a poor network a photo can take minutes to arrive; a server that gives each upload a
+    whole process would answer nobody else meanwhile.
+    """
+    server, site = live
+    device = _device(live)
+    uploads = []
+    path = f"/v1/key/{site.token}/projects/{site.project}/submission"
+    for _ in range(server.workers + 2):
+        xml = samples.household(photo="house.jpg")
+        body, content_type = multipart(Instance(xml), [("house.jpg", b"x" * 100_000)], False)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", content_type)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        conn.send(body[:1000])  # and the phone's network stalls
+        uploads.append((conn, body, xml))
+    started = time.monotonic()
+    assert device.form_list()
+    assert device.send(Instance(samples.household())).success
+    assert time.monotonic() - started < 5
+    for conn, body, _ in uploads:
+        conn.send(body[1000:])
+    for conn, _, _ in uploads:
+        response = conn.getresponse()
+        assert response.status == 201, response.read()
+        conn.close()
+    xmls = {r["xml"] for r in stored(site.app)}
+    assert all(xml in xmls for _, _, xml in uploads)

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from collect.domain import xform
+from collect.storage.db import db
+from collect.storage.models import Blob
 from tests.helpers import Api
 from tests.openrosa import samples
 from tests.openrosa.collect_device import CollectDevice, Instance, flask_transport
@@ -148,6 +151,36 @@ def test_missing_files_are_tracked_and_added_by_a_later_post(
     [row] = stored(app)
     assert (row["expected"], row["present"]) == (2, 2)
     assert row["attachments"] == {"house.jpg": sha(PHOTO), "visit1.jpg": sha(VISIT)}
+
+
+def test_identical_photos_are_stored_once_and_listed_in_document_order(
+    app: Flask, household: str, phone: Any, admin: Api, project: int
+) -> None:
+    device: CollectDevice = phone(household)
+    visits = [("2026-01-01", "v1.jpg"), ("2026-01-02", "v2.jpg"), ("2026-01-03", "v3.jpg")]
+    xml = samples.household(photo="house.jpg", visits=visits)
+    files = [("house.jpg", PHOTO), ("v1.jpg", VISIT), ("v2.jpg", PHOTO), ("v3.jpg", VISIT)]
+    assert device.send(Instance(xml, files)).success
+    # A second household with the same photo: the bytes are stored already.
+    again = samples.household(photo="house.jpg")
+    assert device.send(Instance(again, [("house.jpg", PHOTO)])).success
+
+    first, second = stored(app)
+    assert first["attachments"] == {name: sha(data) for name, data in files}
+    assert (first["expected"], first["present"]) == (4, 4)
+    assert second["attachments"] == {"house.jpg": sha(PHOTO)}
+    listed = admin.get(
+        f"/v1/projects/{project}/forms/{household}/submissions/{first['instance_id']}/attachments"
+    ).get_json()
+    assert [a["name"] for a in listed] == ["house.jpg", "v1.jpg", "v2.jpg", "v3.jpg"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Blob.id))) == 2
+        for name, data in files:
+            response = admin.get(
+                f"/v1/projects/{project}/forms/{household}/submissions/"
+                f"{first['instance_id']}/attachments/{name}"
+            )
+            assert response.data == data
 
 
 def test_a_retry_never_replaces_a_file_already_stored(

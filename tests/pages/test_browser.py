@@ -82,7 +82,8 @@ class Screen:
         return path
 
     def see(self, text: str) -> None:
-        assert self.page.get_by_text(text).first.is_visible(), text
+        """Wait for the text to show: after a click the next page may still be loading."""
+        self.page.get_by_text(text).first.wait_for(state="visible", timeout=15_000)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,53 @@
+"""gunicorn's access log for `collect serve`: the combined log format, without device tokens.
+
+An app user's token is its password and ODK Collect puts it in every URL it requests
+(`/v1/key/{token}/...`), so a log line with the raw URL would hand the phone's access to anyone
+who can read the log. This logger writes `[token]` in its place. It also formats the line
+directly, where gunicorn's own builds a dictionary of every request and response header first:
+the log line is written for every submission a phone sends.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+from gunicorn import glogging
+
+_TOKEN = re.compile(r"^/v1/key/[^/?]*")
+_FORMAT = '%s - - [%s] "%s %s %s" %s %s "%s" "%s" %dms'
+
+
+def redacted(uri: str) -> str:
+    """The request URI with a device token, if any, replaced by `[token]`."""
+    return _TOKEN.sub("/v1/key/[token]", uri, count=1) if uri.startswith("/v1/key/") else uri
+
+
+class AccessLogger(glogging.Logger):  # type: ignore[misc]
+    """Selected by `collect serve` with gunicorn's `--logger-class`."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
+        if not self.access_log_enabled:
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        try:
+            self.access_log.info(
+                _FORMAT,
+                environ.get("REMOTE_ADDR", "-"),
+                time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+                environ["REQUEST_METHOD"],
+                redacted(environ.get("RAW_URI") or environ.get("PATH_INFO", "")),
+                environ["SERVER_PROTOCOL"],
+                status,
+                "-" if sent is None else sent,
+                environ.get("HTTP_REFERER", "-"),
+                environ.get("HTTP_USER_AGENT", "-"),
+                request_time.total_seconds() * 1000,
+            )
+        except Exception:
+            self.exception("Could not write the access log line")
