@@ -19,6 +19,7 @@ MANAGER_VERBS = frozenset(
         "form.read",
         "form.create",
         "form.update",
+        "submission.create",
         "submission.read",
         "submission.update",
         "submission.sensitive",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lxml import etree
 from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, defer
@@ -311,12 +312,7 @@ def receive(
     finds the form the XML names.
     """
     try:
-        root = xform.parse_xml(xml, what="submission")
-        meta = xform.submission_meta(root)
-        if len(meta.instance_id) > _ID_MAX or len(meta.deprecated_id or "") > _ID_MAX:
-            raise InvalidSubmission(
-                f"The submission's instanceID is longer than {_ID_MAX} characters."
-            )
+        root, meta = _parse(xml)
     except InvalidSubmission:
         device(token, project_id)  # a phone that may not send at all hears that first
         raise
@@ -326,6 +322,156 @@ def receive(
         # be two more round trips between processes (a failed write rolls itself back).
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     sender, target = _sender_and_target(token, project_id, meta)
+    origin = _Origin(
+        sender.actor_id, _cut(device_id, _DEVICE_ID_MAX), _cut(user_agent, _USER_AGENT_MAX)
+    )
+    return _store(target, root, meta, xml, files, origin, at_once=at_once)
+
+
+def create(
+    actor: Actor,
+    project_id: int,
+    xml_form_id: str,
+    xml: bytes,
+    *,
+    device_id: str | None,
+    user_agent: str | None,
+) -> Summary:
+    """A new submission from the API (`POST .../submissions`, as pyodk sends it), no files yet.
+
+    Unlike a device's POST, which may be a retry, an instanceID already stored is a 409, as in
+    ODK Central; the files follow one by one with `add_file`.
+    """
+    form = _form(actor, project_id, xml_form_id, "submission.create")
+    root, meta = _parse(xml)
+    _check_form_id(meta, xml_form_id)
+    if meta.deprecated_id is not None:
+        raise BadRequest(
+            "This XML has a deprecatedID, so it is an edit: send it with PUT to the address of "
+            "the submission it edits."
+        )
+    if _def_by_instance(form.id, meta.instance_id) is not None:
+        raise Conflict(
+            f"A submission with the instanceID '{meta.instance_id}' already exists. Give the "
+            "new submission its own instanceID, or edit the existing one with PUT."
+        )
+    origin = _Origin(actor.id, _cut(device_id, _DEVICE_ID_MAX), _cut(user_agent, _USER_AGENT_MAX))
+    _store(_form_target(form, meta), root, meta, xml, [], origin, at_once=False)
+    audits.log(actor, "submission.create", f"form:{form.id}", instanceId=meta.instance_id)
+    db.session.commit()
+    return _summary(_submission(form, meta.instance_id))
+
+
+def edit(
+    actor: Actor,
+    project_id: int,
+    xml_form_id: str,
+    instance_id: str,
+    xml: bytes,
+    *,
+    user_agent: str | None,
+) -> Summary:
+    """A new version of a submission from the API (`PUT .../submissions/{instanceId}`).
+
+    The XML's deprecatedID must be the instanceID of the version it replaces (the current one),
+    as ODK Collect and Central require; files the edit still refers to carry over.
+    """
+    form = _form(actor, project_id, xml_form_id, "submission.update")
+    submission = _submission(form, instance_id)
+    root, meta = _parse(xml)
+    _check_form_id(meta, xml_form_id)
+    current = _current(submission)
+    if meta.deprecated_id != current.instance_id:
+        raise Conflict(
+            f"An edit must name the version it replaces: the XML's meta/deprecatedID must be "
+            f"'{current.instance_id}', the instanceID of the current version, and its "
+            "meta/instanceID a new one."
+        )
+    origin = _Origin(actor.id, None, _cut(user_agent, _USER_AGENT_MAX))
+    _store(_form_target(form, meta), root, meta, xml, [], origin, at_once=False)
+    audits.log(
+        actor,
+        "submission.update.version",
+        f"form:{form.id}",
+        instanceId=instance_id,
+        newInstanceId=meta.instance_id,
+    )
+    db.session.commit()
+    return _summary(_submission(form, instance_id))
+
+
+def add_file(
+    actor: Actor,
+    project_id: int,
+    xml_form_id: str,
+    instance_id: str,
+    name: str,
+    data: bytes,
+    content_type: str,
+) -> None:
+    """Store a file the current version refers to (replacing one sent before, as Central does)."""
+    form = _form(actor, project_id, xml_form_id, "submission.update")
+    current = _current(_submission(form, instance_id))
+    attachment = next((a for a in current.attachments if a.name == name), None)
+    if attachment is None:
+        raise NotFound(
+            f"The submission does not refer to a file named '{name}'. Its files are: "
+            + (", ".join(a.name for a in current.attachments) or "none")
+            + "."
+        )
+    attachment.blob_id = _put(File(name, content_type, lambda: data))
+    current.attachments_present = sum(1 for a in current.attachments if a.blob_id is not None)
+    audits.log(
+        actor, "submission.attachment.update", f"form:{form.id}", instanceId=instance_id, name=name
+    )
+    db.session.commit()
+
+
+def _parse(xml: bytes) -> tuple[etree._Element, xform.SubmissionMeta]:
+    root = xform.parse_xml(xml, what="submission")
+    meta = xform.submission_meta(root)
+    if len(meta.instance_id) > _ID_MAX or len(meta.deprecated_id or "") > _ID_MAX:
+        raise InvalidSubmission(f"The submission's instanceID is longer than {_ID_MAX} characters.")
+    return root, meta
+
+
+def _check_form_id(meta: xform.SubmissionMeta, xml_form_id: str) -> None:
+    if meta.form_id != xml_form_id:
+        raise BadRequest(
+            f"The XML is a submission to the form '{meta.form_id}' (the id attribute of its "
+            f"root element), but it was sent to the form '{xml_form_id}'."
+        )
+
+
+def _form_target(form: Form, meta: xform.SubmissionMeta) -> _Target:
+    """The published version of `form` a submission from the API names."""
+    if form.state == "closed":
+        raise FormClosed(f"The form '{form.xml_form_id}' is closed and accepts no submissions.")
+    found = db.session.execute(
+        select(FormDef.id, FormDef.sha256).where(
+            FormDef.form_id == form.id,
+            FormDef.version == meta.version,
+            FormDef.published_at.isnot(None),
+        )
+    ).first()
+    if found is None:
+        raise BadRequest(
+            f"The form '{form.xml_form_id}' has no published version '{meta.version}' (the "
+            "version attribute of the XML's root element)."
+        )
+    return _Target(form.id, found[0], found[1])
+
+
+def _store(
+    target: _Target,
+    root: etree._Element,
+    meta: xform.SubmissionMeta,
+    xml: bytes,
+    files: Sequence[File],
+    origin: _Origin,
+    *,
+    at_once: bool,
+) -> Received:
     fields = _fields(target.def_id, target.def_sha256)
     data = {} if meta.encrypted else xform.submission_values(root, fields)
     expected = meta.media_files if meta.encrypted else tuple(xform.binary_names(data, fields))
@@ -338,9 +484,6 @@ def receive(
         if f.name in expected
     }
     incoming = _Incoming(xml, hashlib.sha256(xml).hexdigest(), meta, data, expected)
-    origin = _Origin(
-        sender.actor_id, _cut(device_id, _DEVICE_ID_MAX), _cut(user_agent, _USER_AGENT_MAX)
-    )
     # Most POSTs are new: try to write at once, and fall back to reading what is stored when
     # a unique constraint (or the current flag of an edited version) says it is not new.
     try:

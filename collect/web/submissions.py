@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 from collect.domain import access, submissions
-from collect.errors import CollectError
+from collect.errors import BadRequest, CollectError
 from collect.storage import blobs
 from collect.storage.models import Actor, Comment, SubmissionDef
 from collect.web import api, schemas
@@ -17,6 +17,7 @@ from collect.web.auth import current_actor
 from collect.web.responses import error_json
 
 bp = Blueprint("submissions", __name__)
+XML_TYPES = frozenset({"application/xml", "text/xml"})
 BASE = "/projects/<int:pid>/forms/<xml_form_id>/submissions"
 Json = tuple[Any, int] | Any
 
@@ -53,6 +54,50 @@ def list_submissions(pid: int, xml_form_id: str) -> Response:
     response = jsonify([submission_json(s, extended=extended) for s in rows])
     response.headers["X-Total-Count"] = str(total)
     return response
+
+
+@bp.post(BASE)
+def create_submission(pid: int, xml_form_id: str) -> Json:
+    """A new submission whose body is its XML, as pyodk's `submissions.create` sends it."""
+    found = submissions.create(
+        _actor(),
+        pid,
+        xml_form_id,
+        _xml_body(),
+        device_id=request.args.get("deviceID"),
+        user_agent=request.headers.get("User-Agent"),
+    )
+    return submission_json(found)
+
+
+@bp.put(f"{BASE}/<instance_id>")
+def edit_submission(pid: int, xml_form_id: str, instance_id: str) -> Json:
+    """A new version of a submission: its XML, with meta/deprecatedID the current instanceID."""
+    found = submissions.edit(
+        _actor(),
+        pid,
+        xml_form_id,
+        instance_id,
+        _xml_body(),
+        user_agent=request.headers.get("User-Agent"),
+    )
+    return submission_json(found)
+
+
+@bp.post(f"{BASE}/<instance_id>/attachments/<name>")
+def upload_attachment(pid: int, xml_form_id: str, instance_id: str, name: str) -> Json:
+    """A file the current version refers to; the body is the file."""
+    request.max_content_length = int(current_app.config["MAX_SUBMISSION_BYTES"])
+    submissions.add_file(
+        _actor(),
+        pid,
+        xml_form_id,
+        instance_id,
+        name,
+        request.get_data(cache=False),
+        request.mimetype,
+    )
+    return {"success": True}
 
 
 @bp.get(f"{BASE}/<instance_id>")
@@ -173,6 +218,16 @@ def comment_json(comment: Comment) -> dict[str, Any]:
 
 
 # Helpers ----------------------------------------------------------------------------------------
+
+
+def _xml_body() -> bytes:
+    if request.mimetype not in XML_TYPES:
+        raise BadRequest(
+            "Send the submission's XML as the body, with Content-Type application/xml "
+            f"(this request's is '{request.mimetype or 'none'}')."
+        )
+    request.max_content_length = int(current_app.config["MAX_XML_BYTES"])
+    return request.get_data(cache=False)
 
 
 def _actor() -> Actor:
