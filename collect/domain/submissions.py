@@ -597,7 +597,12 @@ def _create(
             raise _deleted()
     # Files first, rows after: the bytes are durable before anything points to them, and on
     # SQLite the single write lock is not held while files are written and synced.
-    blob_ids = {name: _put(sent[name]) for name in incoming.expected if name in sent}
+    written = {
+        name: (_write(sent[name]), _content_type(sent[name]))
+        for name in incoming.expected
+        if name in sent
+    }
+    blob_ids = {name: blobs.add_row(w, content_type) for name, (w, content_type) in written.items()}
     # Plain INSERT ... RETURNING statements on the session's connection (in its transaction),
     # with the rows as parameters so each statement is compiled once: this is the server's
     # hottest write, and the ORM's unit of work cost more than the SQL.
@@ -624,7 +629,8 @@ def _create(
         )
         if getattr(flipped, "rowcount", 0) != 1:
             raise _Retry()
-        # Collect re-sends only the files that changed; the others carry over from the edited one.
+        # Collect re-sends only the files that changed; the others carry over from the
+        # edited version.
         for previous in deprecated.attachments:
             if previous.blob_id is not None:
                 blob_ids.setdefault(previous.name, previous.blob_id)

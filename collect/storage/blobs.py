@@ -50,13 +50,7 @@ def put_id(data: bytes, content_type: str = "application/octet-stream") -> int:
     first one's transaction and then does nothing).
     """
     # Rows after the file: the bytes are durable (fsynced and renamed) before the row can commit.
-    values = row_values(write(data), content_type)
-    sql = db.session.connection()
-    insert = _INSERTS[sql.dialect.name]
-    blob_id = sql.execute(insert, values).scalar()
-    if blob_id is None:
-        blob_id = sql.execute(_BY_SHA, {"sha": values["sha256"]}).scalar_one()
-    return int(blob_id)
+    return add_row(write(data), content_type)
 
 
 @dataclass(frozen=True)
@@ -77,6 +71,17 @@ def write(data: bytes) -> Written:
     sha = hashlib.sha256(data).hexdigest()
     _write(path_of(sha), data)
     return Written(sha, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+
+
+def add_row(written: Written, content_type: str) -> int:
+    """Insert the row of bytes `write` stored (or find the one already there); return its id."""
+    values = row_values(written, content_type)
+    sql = db.session.connection()
+    insert = _INSERTS[sql.dialect.name]
+    blob_id = sql.execute(insert, values).scalar()
+    if blob_id is None:
+        blob_id = sql.execute(_BY_SHA, {"sha": written.sha256}).scalar_one()
+    return int(blob_id)
 
 
 def row_values(written: Written, content_type: str) -> dict[str, object]:
