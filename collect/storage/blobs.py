@@ -42,13 +42,7 @@ def put(data: bytes, content_type: str = "application/octet-stream") -> Blob:
 
 
 def put_id(data: bytes, content_type: str = "application/octet-stream") -> int:
-    """`put` for the hot path: store the bytes and insert their row, returning only its id.
-
-    One `INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id` in the session's transaction,
-    and a SELECT only when the bytes were stored before: no savepoint, no ORM flush. Two workers
-    storing the same bytes at once both end up with the one row (the second INSERT waits for the
-    first one's transaction and then does nothing).
-    """
+    """`put` for the hot path: store the bytes and insert their row, returning only its id."""
     # Rows after the file: the bytes are durable (fsynced and renamed) before the row can commit.
     return add_row(write(data), content_type)
 
@@ -74,7 +68,13 @@ def write(data: bytes) -> Written:
 
 
 def add_row(written: Written, content_type: str) -> int:
-    """Insert the row of bytes `write` stored (or find the one already there); return its id."""
+    """Insert the row of bytes `write` stored (or find the one already there); return its id.
+
+    One `INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id` in the session's transaction,
+    and a SELECT only when the bytes were stored before: no savepoint, no ORM flush. Two workers
+    storing the same bytes at once both end up with the one row (the second INSERT waits for the
+    first one's transaction and then does nothing).
+    """
     values = row_values(written, content_type)
     sql = db.session.connection()
     insert = _INSERTS[sql.dialect.name]
