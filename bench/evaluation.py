@@ -33,13 +33,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select
 
-from collect import create_app  # noqa: E402
-from collect.cli import FORMS_DIR, upgrade  # noqa: E402
-from collect.domain import forms, projects, users, xform, xlsform  # noqa: E402
-from collect.storage.db import db  # noqa: E402
-from collect.storage.models import Form, Submission, SubmissionDef  # noqa: E402
+from collect import create_app
+from collect.cli import FORMS_DIR, upgrade
+from collect.domain import forms
+from collect.domain.forms import fields as form_fields
+from collect.domain.forms import xform, xlsform
+from collect.domain.people import projects, users
+from collect.storage.db import db
+from collect.storage.models import Form, Submission, SubmissionDef
 
 EMAIL = "bench@example.org"
 PASSWORD = "a long bench password"
@@ -126,7 +129,7 @@ def _insert(
     )
     assert form is not None and form.current_def is not None
     definition = form.current_def
-    fields = forms.fields_of(definition)
+    fields = form_fields.of(definition)
     root_name = xform.read_xform(definition.xml).root_name
     next_sub = (db.session.scalar(select(func.max(Submission.id))) or 0) + 1
     next_def = (db.session.scalar(select(func.max(SubmissionDef.id))) or 0) + 1

@@ -90,7 +90,7 @@ def user() -> None:
 @pass_ctx
 def user_create(ctx: AppContext, email: str, password: str, admin: bool) -> None:
     """Create a web user."""
-    from collect.domain import users
+    from collect.domain.people import users
 
     with ctx.app.app_context():
         try:
@@ -106,7 +106,7 @@ def user_create(ctx: AppContext, email: str, password: str, admin: bool) -> None
 @pass_ctx
 def user_list(ctx: AppContext) -> None:
     """List web users."""
-    from collect.domain import users
+    from collect.domain.people import users
 
     with ctx.app.app_context():
         for u in users.all_users():
@@ -119,7 +119,7 @@ def user_list(ctx: AppContext) -> None:
 @pass_ctx
 def user_set_password(ctx: AppContext, email: str, password: str) -> None:
     """Set a user's password (their sessions end)."""
-    from collect.domain import users
+    from collect.domain.people import users
 
     with ctx.app.app_context():
         try:
@@ -199,7 +199,7 @@ def _exec_gunicorn(
 @click.option("--no-serve", is_flag=True, help="Set everything up, print, and exit.")
 def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     """Set up a demo project with the sample forms and an app user, then serve it."""
-    from collect.domain import demo as demo_setup
+    from collect import demo as demo_setup
 
     lan = _lan_address() if host == "0.0.0.0" else host
     base = os.environ.get("COLLECT_BASE_URL") or f"http://{lan}:{port}"

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from collect import create_app
 from collect.cli import upgrade
-from collect.domain import users
+from collect.domain.people import users
 from collect.storage.db import db
 from tests import pgcluster
 from tests.helpers import Api, sign_in

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from collect import create_app
-from collect.domain import users
+from collect.domain.people import users
 from collect.storage.db import db
 from tests.helpers import sign_in
 

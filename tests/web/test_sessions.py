@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from collect.domain import users
+from collect.domain.people import users
 from collect.storage.db import db
 from collect.storage.models import Session
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
