@@ -147,7 +147,7 @@ def user_set_password(ctx: AppContext, email: str, password: str) -> None:
 def serve(ctx: AppContext, host: str, port: int, workers: int | None, threads: int) -> None:
     """Upgrade the database, then serve with gunicorn (the production server)."""
     upgrade(ctx.app)
-    _exec_gunicorn(host, port, workers, threads)
+    _exec_gunicorn(host, port, workers, threads, {})
 
 
 def default_workers() -> int:
@@ -157,12 +157,21 @@ def default_workers() -> int:
 
 
 def _exec_gunicorn(
-    host: str, port: int, workers: int | None, threads: int = settings.THREADS
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int = settings.THREADS,
+    config: dict[str, str | int] | None = None,
 ) -> None:
+    """Replace this process with gunicorn serving `create_app(config)` (plus the pool size).
+
+    The settings reach each worker as the factory's argument (gunicorn evaluates literal
+    arguments of `module:factory(...)`), not through the environment.
+    """
     # Threads, not only processes: a phone on a poor network may take minutes to send its
     # photos, and with one request per process a few such phones would leave nobody else served.
     count = workers or default_workers()
-    os.environ.setdefault("COLLECT_DB_POOL_SIZE", str(threads))
+    app_config = {"DB_POOL_SIZE": threads, **(config or {})}
     args = [
         sys.executable,
         "-m",
@@ -186,7 +195,7 @@ def _exec_gunicorn(
         "-",
         "--logger-class",
         "collect.web.access_log.AccessLogger",
-        "wsgi:app",
+        f"collect:create_app({app_config!r})",
     ]
     sys.stdout.flush()
     os.execv(sys.executable, args)
@@ -203,8 +212,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
 
     lan = _lan_address() if host == "0.0.0.0" else host
     base = os.environ.get("COLLECT_BASE_URL") or f"http://{lan}:{port}"
-    os.environ["COLLECT_BASE_URL"] = base
-    app = create_app()
+    app = create_app({"BASE_URL": base})
     upgrade(app)
     with app.app_context():
         result = demo_setup.run(FORMS_DIR, base, app.config["ODK_VALIDATE"])
@@ -248,7 +256,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"Serving on {host}:{port} with gunicorn; press Ctrl+C to stop.\n")
-    _exec_gunicorn(host, port, workers)
+    _exec_gunicorn(host, port, workers, config={"BASE_URL": base})
 
 
 def _lan_address() -> str:

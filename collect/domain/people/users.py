@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import delete, func, select
 
 from collect.domain.people import audits
@@ -16,9 +18,6 @@ from collect.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unau
 from collect.storage.db import db
 from collect.storage.models import Actor, AppUser, LoginAttempt, Session, User
 
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 10
 MAX_FAILURES = 5
@@ -26,6 +25,27 @@ LOCKED = (
     "Signing in with this email is paused for 15 minutes because of too many failed attempts. "
     "Wait, then try again, or ask a site administrator to set a new password."
 )
+
+
+def _hasher() -> PasswordHasher:
+    """The Argon2id hasher of the app's `PASSWORD_HASHING` parameters (see config.py)."""
+    cost = current_app.config["PASSWORD_HASHING"]
+    return _hasher_for(cost["time_cost"], cost["memory_cost"], cost["parallelism"])
+
+
+@functools.cache
+def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when the email is unknown, so both failures take the same time.
+
+    Made on first use rather than at import: a hash costs as much as a sign-in, and every CLI
+    call and worker imports this module.
+    """
+    return hasher.hash("not-a-real-password")
 
 
 def _normalise(email: str) -> str:
@@ -52,7 +72,7 @@ def create(
     user = User(
         actor=actor,
         email=email,
-        password_hash=_hasher.hash(password) if password else None,
+        password_hash=_hasher().hash(password) if password else None,
         is_admin=is_admin,
     )
     db.session.add(user)
@@ -88,7 +108,7 @@ def set_password(email: str, password: str) -> User:
     """Replace a user's password and end all their sessions."""
     _check_password(password)
     user = by_email(email)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
     db.session.execute(delete(Session).where(Session.actor_id == user.actor_id))
     audits.log(user.actor, "user.password", user.email)
     db.session.commit()
@@ -122,9 +142,10 @@ def verify(email: str, password: str, *, max_failures: int = MAX_FAILURES) -> Us
         raise TooManyRequests(LOCKED)
     user = db.session.scalar(select(User).where(User.email == _normalise(email)))
     ok = False
+    hasher = _hasher()
     try:
-        ok = _hasher.verify(
-            user.password_hash if user and user.password_hash else _DUMMY_HASH, password
+        ok = hasher.verify(
+            user.password_hash if user and user.password_hash else _dummy_hash(hasher), password
         )
     except (VerificationError, InvalidHashError):
         ok = False

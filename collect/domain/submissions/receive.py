@@ -118,14 +118,19 @@ def receive(
         raise
     at_once = meta.deprecated_id is None and db.session.get_bind().dialect.name == "postgresql"
     if at_once and not db.session().in_transaction():
-        # A lookup and one write, each atomic on its own: on PostgreSQL, BEGIN and COMMIT would
-        # be two more round trips between processes (a failed write rolls itself back).
+        # The one place PostgreSQL runs in autocommit: a new submission from a device is a
+        # lookup and one statement (`statements.CREATE_AT_ONCE`), each atomic on its own, so
+        # BEGIN and COMMIT would only be two more round trips between processes on the
+        # hottest path (a failed statement rolls itself back). Edits, retries and API writes
+        # keep their transaction.
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     sender, target = _sender_and_target(token, project_id, meta)
     origin = _Origin(
         sender.actor_id, _cut(device_id, _DEVICE_ID_MAX), _cut(user_agent, _USER_AGENT_MAX)
     )
-    return _store(target, root, meta, xml, files, origin, at_once=at_once)
+    received = _store(target, root, meta, xml, files, origin, at_once=at_once)
+    db.session.commit()
+    return received
 
 
 def create(
@@ -446,7 +451,6 @@ def _create(
                 for name in incoming.expected
             ],
         )
-    db.session.commit()
     return Received(meta.instance_id, missing)
 
 
@@ -489,7 +493,6 @@ def _create_at_once(
             ],
         },
     )
-    db.session.commit()
     return Received(meta.instance_id, missing)
 
 
@@ -534,7 +537,8 @@ def _top_up(stored: SubmissionDef, incoming: _Incoming, sent: dict[str, File]) -
             .values(attachments_present=present or 0)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
+        # The statements above bypass the ORM: read the attachments again, in this transaction.
+        db.session.expire(stored)
     return Received(stored.instance_id, _missing(stored))
 
 
