@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +69,6 @@ def cluster() -> Iterator[str]:
             check=False,
             capture_output=True,
         )
-        time.sleep(0.1)
         shutil.rmtree(base, ignore_errors=True)
 
 

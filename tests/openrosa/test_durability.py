@@ -6,8 +6,11 @@ again; that retry must succeed and be stored once, with every file intact.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import socket
+import struct
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +85,23 @@ def _start_upload(server: Server, site: Site, body: bytes, content_type: str) ->
     return sock
 
 
+def _wait_taken(sock: socket.socket, timeout: float = 30) -> None:
+    """Wait until the server has taken every byte sent so far (Linux: SIOCOUTQ is 0).
+
+    Bytes stay unacknowledged in our send queue until the server's receive buffer has room,
+    which for a body this size means the worker has been reading it.
+    """
+    deadline = time.monotonic() + timeout
+    while _unsent(sock) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _unsent(sock) == 0, "the server stopped reading the upload"
+
+
+def _unsent(sock: socket.socket) -> int:
+    queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+    return int(struct.unpack("i", queued)[0])
+
+
 def test_killed_in_the_middle_of_a_large_upload(crashable: tuple[Server, Site]) -> None:
     server, site = crashable
     instance_id = samples.new_id()
@@ -92,7 +112,7 @@ def test_killed_in_the_middle_of_a_large_upload(crashable: tuple[Server, Site]) 
     body, content_type = multipart(instance, instance.files, False)
     sock = _start_upload(server, site, body, content_type)
     sock.sendall(body[: len(body) // 2])
-    time.sleep(0.3)  # the worker is busy reading the body
+    _wait_taken(sock)  # the worker is reading the body: half of it has left this socket
     server.kill()
     sock.close()
     assert instance_id not in _consistent(site)

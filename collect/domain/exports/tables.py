@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -474,15 +474,3 @@ def _compact(plan: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
         else:
             out.append((op, arg))
     return out
-
-
-# Writing helpers shared by the formats ---------------------------------------------------------
-
-
-def neutralised_rows(rows: Iterable[Row]) -> Iterator[Row]:
-    """Rows with formula-like texts made inert (OWASP); most rows pass without a change."""
-    start = FORMULA_START
-    for row in rows:
-        if any(v and v[0] in start for v in row):
-            row = [neutralise(v) for v in row]
-        yield row

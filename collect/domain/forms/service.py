@@ -252,6 +252,7 @@ def _prepare(upload: Upload, validate_mode: str) -> tuple[xlsform.Converted, xfo
             "The form converted with warnings; fix them, or upload again with "
             "?ignoreWarnings=true to accept them.",
             xlsform.warning_problems(converted.warnings),
+            warnings_only=True,
         )
     parsed = xform.read_xform(converted.xml)
     problems = xform.problems_from_fields(parsed.fields)

@@ -109,14 +109,6 @@ def unassign_form(actor: Actor, project_id: int, xml_form_id: str, actor_id: int
     db.session.commit()
 
 
-def by_token(token: str) -> AppUser | None:
-    """The live app user a device token belongs to."""
-    app_user = db.session.scalar(select(AppUser).where(AppUser.token == token))
-    if app_user is None or app_user.actor.deleted_at is not None:
-        return None
-    return app_user
-
-
 class Addressed(Protocol):
     """What a device's server URL is made of: an app user, or the device view of one."""
 

@@ -167,7 +167,7 @@ def _files_visible(form: Form, verbs: frozenset[str]) -> bool:
     return "submission.sensitive" in verbs or not has_sensitive
 
 
-def _text(f: FormField, value: Any, lang: str | None, files_ok: bool = True) -> Cell:
+def _text(f: FormField, value: Any, lang: str | None, files_ok: bool) -> Cell:
     if value is None or value == "":
         return Cell("")
     text = str(value)

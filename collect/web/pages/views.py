@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from collect.domain import forms, submissions
 from collect.domain.forms import xlsform
 from collect.domain.people import app_users, projects
-from collect.errors import BadRequest, CollectError, Unauthorized
+from collect.errors import BadRequest, CollectError, InvalidForm, Unauthorized
 from collect.web import cookies
 from collect.web.pages import data as pages_data
 from collect.web.pages import evaluation as pages_evaluation
@@ -479,10 +479,10 @@ def _upload_failed(e: CollectError) -> Response:
     context: dict[str, Any] = {
         "error": e,
         "headline": _headline(e),
-        "problems": getattr(e, "problems", []),
+        "problems": e.problems if isinstance(e, InvalidForm) else [],
         "kept_name": kept[0] if kept else None,
         "kept": base64.b64encode(kept[1]).decode("ascii") if kept else None,
-        "warnings": "ignoreWarnings" in e.message,
+        "warnings": isinstance(e, InvalidForm) and e.warnings_only,
         "ignore_warnings": request.form.get("ignore_warnings") == "yes",
     }
     args = request.view_args or {}
@@ -495,16 +495,12 @@ def _upload_failed(e: CollectError) -> Response:
 
 
 def _headline(e: CollectError) -> str:
-    """The error's own sentence, without the list of problems InvalidForm appends to it."""
-    problems = getattr(e, "problems", [])
-    message = e.message
-    if problems:
-        suffix = " " + " ".join(f"{p}." for p in problems)
-        if message.endswith(suffix):
-            message = message[: -len(suffix)]
-    if "ignoreWarnings" in message:
+    """The error's own sentence, without the list of problems the page shows by itself."""
+    if not isinstance(e, InvalidForm):
+        return e.message
+    if e.warnings_only:
         return (
             "The form converted with warnings. Fix them, or tick “Accept the warnings” and "
             "upload again."
         )
-    return message
+    return e.headline
