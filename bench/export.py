@@ -53,6 +53,7 @@ from collect.domain.forms import xform, xlsform
 from collect.domain.people import app_users, projects, users
 from collect.storage.db import db
 from collect.storage.models import Actor, Submission, SubmissionDef
+from tests import pgcluster
 
 EMAIL = "bench@example.org"
 PASSWORD = "a long bench password"
@@ -488,17 +489,6 @@ def run(backend: str, url: str, data_dir: str, sizes: Sequence[int], xlsx_all: b
                 out.unlink()
 
 
-@contextmanager
-def _backend(name: str) -> Iterator[str]:
-    if name == "sqlite":
-        yield ""
-        return
-    from tests import pgcluster
-
-    with pgcluster.cluster() as cluster:
-        yield pgcluster.create_database(cluster, "collect_bench")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
@@ -511,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="collect-bench-") as data_dir:
             if os.geteuid() == 0:  # the PostgreSQL cluster runs as postgres; the server as us
                 os.chmod(data_dir, 0o755)
-            with _backend(backend) as server_url:
+            with pgcluster.database(backend) as server_url:
                 url = server_url or f"sqlite:///{data_dir}/collect.db"
                 run(backend, url, data_dir, sizes, args.xlsx_all)
 

@@ -90,7 +90,7 @@ SHEET = [
 
 def _records(rows: Sequence[tuple[str, ...]], columns: tuple[str, ...]) -> list[Record]:
     return [
-        Record(f"uuid:{i}", T0 + timedelta(minutes=i), dict(zip(columns, row, strict=True)))
+        compute.record(f"uuid:{i}", T0 + timedelta(minutes=i), dict(zip(columns, row, strict=True)))
         for i, row in enumerate(rows)
     ]
 
@@ -350,8 +350,8 @@ def test_distinct_places_a_person_by_latest_submission() -> None:
 
 def test_distinct_latest_is_by_time_received() -> None:
     records = [
-        Record("s2", T0 + timedelta(hours=1), {"code": "A", "sex": "male"}),
-        Record("s1", T0, {"code": "A", "sex": "female"}),
+        compute.record("s2", T0 + timedelta(hours=1), {"code": "A", "sex": "male"}),
+        compute.record("s1", T0, {"code": "A", "sex": "female"}),
     ]
     indicator = _indicator("distinct", field="code", by=["sex"])
     built = compute.build(
@@ -385,9 +385,11 @@ def test_percent_counts_only_answered_submissions() -> None:
 
 def test_change_pairs_latest_submissions_per_key() -> None:
     baseline = [
-        Record("b1", T0, {"code": "A", "age": "10"}),
-        Record("b2", T0 + timedelta(hours=1), {"code": "A", "age": "20"}),  # latest baseline
-        Record("b3", T0, {"code": "B", "age": ""}),  # not answered: B is not paired
+        compute.record("b1", T0, {"code": "A", "age": "10"}),
+        compute.record(
+            "b2", T0 + timedelta(hours=1), {"code": "A", "age": "20"}
+        ),  # latest baseline
+        compute.record("b3", T0, {"code": "B", "age": ""}),  # not answered: B is not paired
     ]
     rows = [
         ("A", "female", "", "30", "", ""),
@@ -582,7 +584,9 @@ def test_min_cell_zero_turns_suppression_off() -> None:
 
 
 def test_change_measures_are_suppressed_together() -> None:
-    baseline = [Record(f"b{i}", T0, {"code": c, "age": "10"}) for i, c in enumerate("ABCDEF")]
+    baseline = [
+        compute.record(f"b{i}", T0, {"code": c, "age": "10"}) for i, c in enumerate("ABCDEF")
+    ]
     rows = [(c, "female" if c == "A" else "male", "", "20", "", "") for c in "ABCDEF"]
     indicator = _indicator("change", field="age", baseline_form="pre", key="code", by=["sex"])
     result = _build(indicator, rows, baseline=baseline, min_cell=3)

@@ -21,12 +21,11 @@ from sqlalchemy import select
 from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import Blob, Submission, SubmissionDef
-from tests import pgcluster
 from tests.conftest import BACKENDS
 from tests.live import Server
 from tests.openrosa import samples
 from tests.openrosa.collect_device import CollectDevice, Instance, http_transport, multipart
-from tests.openrosa.live import Site, dispose, local_app, set_up
+from tests.openrosa.live import Site, serving
 
 MB = 1024 * 1024
 
@@ -37,21 +36,8 @@ def crashable(
 ) -> Iterator[tuple[Server, Site]]:
     """One server per database for the module; each test kills it and starts it again."""
     tmp_path = Path(tmp_path_factory.mktemp(f"crash-{request.param}"))
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'collect.db'}"
-    else:
-        url = pgcluster.create_database(
-            request.getfixturevalue("postgres_url"),
-            f"collect_crash_{request.getfixturevalue('worker_id')}",
-        )
-    server = Server(url, tmp_path, workers=2)
-    server.start()
-    app = local_app(url, tmp_path)
-    try:
-        yield server, set_up(app, samples.household_xml())
-    finally:
-        server.stop()
-        dispose(app)
+    with serving(request, tmp_path, "crash", workers=2) as served:
+        yield served
 
 
 def _consistent(site: Site) -> list[str]:

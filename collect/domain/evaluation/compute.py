@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from collect.domain.evaluation.expressions import Expression, Values, to_number
 from collect.domain.evaluation.indicators import (
@@ -55,20 +55,31 @@ MEASURE_LABELS = {
 }
 
 
-class Record(NamedTuple):
-    """One submission that counts: its latest version, not rejected, inside the period.
+# One submission that counts: its latest version, not rejected, inside the period. Its answers
+# by question name (raw text; a select_multiple's choices space-separated), plus two entries
+# that no question can be named: the submission's logical id (the same across edits) and when
+# it was first received.
+#
+# A dict, not an object: reports hold 100,000s of records, and a dict of text, numbers and
+# datetimes is not tracked by the cycle collector, so the collections that the report's own
+# allocations set off do not scan every record again and again (a class instance, or a tuple
+# holding a dict, would be scanned at each one; that doubled a 200,000-submission report).
+Record = Mapping[str, Any]
+ID = "\0id"
+RECEIVED = "\0received"
 
-    A tuple, because reports hold 100,000s of these: a tuple of untracked values (text, a
-    datetime, a dict of text) leaves the cycle collector's tracking at its first collection,
-    so later collections do not scan every record again while the report is built.
-    """
 
-    submission_id: str  # logical id: the same across edits
-    received_at: datetime
-    values: Mapping[str, str | None]  # question name -> raw answer; select_multiple space-separated
+def record(
+    submission_id: object, received_at: datetime, answers: Mapping[str, str | None]
+) -> Record:
+    """A record (see `Record`)."""
+    return {**answers, ID: submission_id, RECEIVED: received_at}
 
-    def answer(self, name: str) -> str:
-        return (self.values.get(name) or "").strip()
+
+def answer(of: Record, name: str) -> str:
+    """A record's answer to a question, stripped; "" when not answered."""
+    value = of.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)
@@ -134,11 +145,15 @@ class Report:
 # Units: what an indicator counts ---------------------------------------------------------------
 
 
-class _Unit(NamedTuple):  # a tuple: made once per submission and indicator, so it must be cheap
-    """A submission counted by an indicator; for a change, `pair` is (baseline, endline)."""
+@dataclass(frozen=True, eq=False)
+class _Units:
+    """The submissions an indicator counts, and for a change each one's (baseline, endline).
 
-    record: Record
-    pair: tuple[float, float] | None = None
+    Two lists rather than an object per submission, for the collector's sake (see `Record`).
+    """
+
+    records: list[Record]
+    pairs: list[tuple[float, float] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +175,7 @@ def _families(kind: str) -> tuple[tuple[str, ...], ...]:
     return _CHANGE_FAMILIES if kind == "change" else ((kind,),)
 
 
-_RECEIVED = operator.attrgetter("received_at", "submission_id")
+_RECEIVED = operator.itemgetter(RECEIVED, ID)
 
 
 def _latest(records: Sequence[Record]) -> list[Record]:
@@ -174,7 +189,7 @@ def _person(value: str) -> str:
 
 
 def _numeric(record: Record, field: str) -> float | None:
-    return _number(record.answer(field))
+    return _number(answer(record, field))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -203,41 +218,43 @@ def _holds(expression: Expression | None) -> Callable[[Values], bool]:
 
 def _units(
     indicator: Indicator, records: Sequence[Record], baseline: Sequence[Record]
-) -> tuple[list[_Unit], int]:
+) -> tuple[_Units, int]:
     """The units an indicator counts, and for a change the keys found only in the baseline."""
     where = _holds(indicator.where) if indicator.where is not None else None
-    kept = [r for r in records if where is None or where(r.values)]
+    kept = [r for r in records if where is None or where(r)]
     field = indicator.field or ""
     if indicator.type == "distinct":
         # A person is placed in the categories of their latest submission.
-        by_person = {_person(r.answer(field)): r for r in _latest(kept) if r.answer(field)}
-        return [_Unit(r) for r in by_person.values()], 0
+        by_person = {_person(answer(r, field)): r for r in _latest(kept) if answer(r, field)}
+        return _Units(list(by_person.values())), 0
     if indicator.type == "change":
         # `where` names this form's questions, so it filters the endline side only.
         return _pairs(kept, baseline, field, indicator.key or "")
-    return [_Unit(r) for r in kept], 0
+    return _Units(kept), 0
 
 
-def _by_key(records: Sequence[Record], field: str, key: str) -> dict[str, tuple[Record, float]]:
-    out = {}
+def _by_key(
+    records: Sequence[Record], field: str, key: str
+) -> tuple[dict[str, Record], dict[str, float]]:
+    """Each person's latest record with `field` answered, and its value (two dicts, in step)."""
+    latest: dict[str, Record] = {}
+    values: dict[str, float] = {}
     for record in _latest(records):
-        person = record.answer(key)
+        person = answer(record, key)
         value = _numeric(record, field) if person else None
         if value is not None:
-            out[_person(person)] = (record, value)
-    return out
+            latest[_person(person)] = record
+            values[_person(person)] = value
+    return latest, values
 
 
 def _pairs(
     endline: Sequence[Record], baseline: Sequence[Record], field: str, key: str
-) -> tuple[list[_Unit], int]:
-    after = _by_key(endline, field, key)
-    before = _by_key(baseline, field, key)
-    units = [
-        _Unit(record, (before[k][1], value) if k in before else None)
-        for k, (record, value) in after.items()
-    ]
-    return units, len(before.keys() - after.keys())
+) -> tuple[_Units, int]:
+    after, after_values = _by_key(endline, field, key)
+    _, before = _by_key(baseline, field, key)
+    pairs = [(before[k], value) if k in before else None for k, value in after_values.items()]
+    return _Units(list(after.values()), pairs), len(before.keys() - after.keys())
 
 
 # Measures ------------------------------------------------------------------------------------
@@ -257,16 +274,18 @@ def _percent(hits: int, base: int) -> float | None:
 Contribution = Any
 
 
-def _contributions(indicator: Indicator, units: Sequence[_Unit]) -> list[Contribution]:
+def _contributions(indicator: Indicator, units: _Units) -> list[Contribution]:
     field = indicator.field or ""
+    records = units.records
     if indicator.type in ("count", "distinct"):
-        return [None] * len(units)
+        return [None] * len(records)
     if indicator.type in ("sum", "mean"):
-        return [_numeric(u.record, field) for u in units]
+        return [_numeric(r, field) for r in records]
     if indicator.type == "percent":
         condition = _holds(indicator.condition)
-        return [condition(u.record.values) if u.record.answer(field) else None for u in units]
-    return [u.pair for u in units]
+        return [condition(r) if answer(r, field) else None for r in records]
+    assert units.pairs is not None
+    return list(units.pairs)
 
 
 def _measure(kind: str, contributions: Sequence[Contribution]) -> dict[str, _Cell]:
@@ -307,7 +326,7 @@ class _Axis:
     """The categories of a `by` item and, for each unit, the categories it falls in."""
 
     categories: list[tuple[str, str]]  # (name, label) in report order
-    members: list[list[str]]  # aligned with the units
+    members: list[tuple[str, ...]]  # aligned with the units
 
 
 def _part_axis(
@@ -316,11 +335,11 @@ def _part_axis(
     if part.bands:
         return _band_axis(part, records)
     multiple = question is not None and question.type == "select_multiple"
-    members = []
+    members: list[tuple[str, ...]] = []
     for record in records:
-        answer = record.answer(part.question)
-        chosen = list(dict.fromkeys(answer.split())) if multiple else [answer]
-        members.append(chosen if answer else [NO_ANSWER])
+        given = answer(record, part.question)
+        chosen = tuple(dict.fromkeys(given.split())) if multiple else (given,)
+        members.append(chosen if given else (NO_ANSWER,))
     choices = question.choices if question else ()
     categories = [(c.name, pick_label(c.labels, lang) or c.name) for c in choices]
     listed = {c.name for c in choices}
@@ -331,12 +350,12 @@ def _part_axis(
 
 
 def _band_axis(part: Part, records: Sequence[Record]) -> _Axis:
-    members = []
+    members: list[tuple[str, ...]] = []
     for record in records:
-        answer = record.answer(part.question)
-        number = to_number(answer)
+        given = answer(record, part.question)
+        number = to_number(given)
         band = next((b.label for b in part.bands if b.contains(number)), OUTSIDE_BANDS)
-        members.append([band if answer else NO_ANSWER])
+        members.append((band if given else NO_ANSWER,))
     categories = [(b.label, b.label) for b in part.bands]
     return _Axis(categories + _if_seen(members, OUTSIDE_BANDS, NO_ANSWER), members)
 
@@ -360,7 +379,7 @@ def _axis(
         for combo in itertools.product(*(a.categories for a in axes))
     ]
     members = [
-        ["*".join(combo) for combo in itertools.product(*(a.members[i] for a in axes))]
+        tuple("*".join(combo) for combo in itertools.product(*(a.members[i] for a in axes)))
         for i in range(len(records))
     ]
     return _Axis(categories, members)
@@ -539,7 +558,7 @@ def _achievement(value: float | None, target: float | None) -> float | None:
 def _block(
     indicator: Indicator,
     dimension: Dimension,
-    units: Sequence[_Unit],
+    units: _Units,
     contributions: Sequence[Contribution],
     questions: Mapping[str, Question],
     total_hidden: Mapping[str, bool],
@@ -547,8 +566,7 @@ def _block(
 ) -> Block:
     key = ("axis", id(units), dimension.item)  # the units are kept alive by settings.shared
     if key not in settings.shared:
-        records = [u.record for u in units]
-        settings.shared[key] = _axis(dimension, questions, records, settings.lang)
+        settings.shared[key] = _axis(dimension, questions, units.records, settings.lang)
     axis: _Axis = settings.shared[key]
     groups: dict[str, list[Contribution]] = {name: [] for name, _ in axis.categories}
     for contribution, names in zip(contributions, axis.members, strict=True):

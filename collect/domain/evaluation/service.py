@@ -237,11 +237,11 @@ def _rows(connection: Connection, stmt: Select[Any]) -> Iterator[Sequence[Any]]:
 
 
 def _fetch(connection: Connection, query: _Query) -> list[compute.Record]:
-    record = compute.Record
+    """The query's rows as records (see `compute.Record`): answers, id and time of receipt."""
     rows = _rows(connection, query.stmt)
     if not query.parse:
-        columns = query.columns
-        return [record(str(r[0]), r[1], dict(zip(columns, r[2:], strict=True))) for r in rows]
+        keys = (compute.ID, compute.RECEIVED, *query.columns)
+        return [dict(zip(keys, r, strict=True)) for r in rows]
     paths = query.paths
     if all(len(where) == 1 for where in paths.values()):
         single = [(name, where[0]) for name, where in paths.items()]
@@ -250,12 +250,16 @@ def _fetch(connection: Connection, query: _Query) -> list[compute.Record]:
         # a sex, a score) keeps them compact.
         seen: dict[str | None, str | None] = {}
 
-        def answers(text: str) -> dict[str, str | None]:
-            data = orjson.loads(text) or {}
-            return {name: seen.setdefault(v := data.get(path), v) for name, path in single}
+        def answers(row: Sequence[Any]) -> compute.Record:
+            data = orjson.loads(row[2]) or {}
+            found: dict[str, Any] = {
+                name: seen.setdefault(v := data.get(path), v) for name, path in single
+            }
+            found[compute.ID], found[compute.RECEIVED] = row[0], row[1]
+            return found
 
-        return [record(str(r[0]), r[1], answers(r[2])) for r in rows]
-    return [record(str(r[0]), r[1], _pick(orjson.loads(r[2]) or {}, paths)) for r in rows]
+        return [answers(r) for r in rows]
+    return [compute.record(r[0], r[1], _pick(orjson.loads(r[2]) or {}, paths)) for r in rows]
 
 
 def _pick(data: Mapping[str, Any], paths: Mapping[str, Sequence[str]]) -> dict[str, str | None]:

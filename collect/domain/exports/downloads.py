@@ -11,7 +11,7 @@ query and removes the temporary files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -53,39 +53,38 @@ def csv_zip(
     actor: Actor, project_id: int, xml_form_id: str, options: Options, tuning: Tuning = Tuning()
 ) -> Download:
     """The root table, one table per repeat and (unless attachments=false) the media, zipped."""
-    plan = _prepare(actor, project_id, xml_form_id, options, "csv.zip", root_only=False)
-    return Download(
-        f"{plan.layout.tables[0].name}.zip",
-        ZIP,
-        zip_archive.zip_chunks(plan, tuning),
-        plan.layout.withheld,
-    )
+    return _download(actor, project_id, xml_form_id, options, "csv.zip", tuning)
 
 
 def csv_root(
     actor: Actor, project_id: int, xml_form_id: str, options: Options, tuning: Tuning = Tuning()
 ) -> Download:
     """The root table alone, as one CSV file."""
-    plan = _prepare(actor, project_id, xml_form_id, options, "csv", root_only=True)
-    return Download(
-        f"{plan.layout.tables[0].name}.csv",
-        CSV,
-        csv_table.csv_chunks(plan, tuning),
-        plan.layout.withheld,
-    )
+    return _download(actor, project_id, xml_form_id, options, "csv", tuning)
 
 
 def xlsx(
     actor: Actor, project_id: int, xml_form_id: str, options: Options, tuning: Tuning = Tuning()
 ) -> Download:
     """Every table as a sheet of one workbook: numbers as numbers, dates as dates."""
-    plan = _prepare(actor, project_id, xml_form_id, options, "xlsx", root_only=False)
-    return Download(
-        f"{plan.layout.tables[0].name}.xlsx",
-        XLSX,
-        xlsx_book.xlsx_chunks(plan, tuning),
-        plan.layout.withheld,
-    )
+    return _download(actor, project_id, xml_form_id, options, "xlsx", tuning)
+
+
+# Each format: its type, the file name's ending, and the writer that streams it.
+_FORMATS: dict[str, tuple[str, str, Callable[[Plan, Tuning], Iterator[bytes]]]] = {
+    "csv.zip": (ZIP, ".zip", zip_archive.zip_chunks),
+    "csv": (CSV, ".csv", csv_table.csv_chunks),
+    "xlsx": (XLSX, ".xlsx", xlsx_book.xlsx_chunks),
+}
+
+
+def _download(
+    actor: Actor, project_id: int, xml_form_id: str, options: Options, fmt: str, tuning: Tuning
+) -> Download:
+    mimetype, ending, write = _FORMATS[fmt]
+    plan = _prepare(actor, project_id, xml_form_id, options, fmt, root_only=fmt == "csv")
+    root = plan.layout.tables[0].name
+    return Download(f"{root}{ending}", mimetype, write(plan, tuning), plan.layout.withheld)
 
 
 # Preparing: access, fields, layout, filters, audit ---------------------------------------------
