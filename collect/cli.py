@@ -85,7 +85,11 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("email")
-@click.option("--password", required=True, help="At least 10 characters.")
+@click.option(
+    "--password",
+    required=True,
+    help="At least 10 characters; not the email, nor a common password.",
+)
 @click.option("--admin", is_flag=True, help="Make the user a site administrator.")
 @pass_ctx
 def user_create(ctx: AppContext, email: str, password: str, admin: bool) -> None:
@@ -115,7 +119,11 @@ def user_list(ctx: AppContext) -> None:
 
 @user.command("set-password")
 @click.argument("email")
-@click.option("--password", required=True, help="At least 10 characters.")
+@click.option(
+    "--password",
+    required=True,
+    help="At least 10 characters; not the email, nor a common password.",
+)
 @pass_ctx
 def user_set_password(ctx: AppContext, email: str, password: str) -> None:
     """Set a user's password (their sessions end)."""

@@ -50,6 +50,14 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # recommended option, 64 MiB). Only create_app(config) changes them (the tests make
         # them cheap); hashes keep their own parameters, so changing them never locks anyone out.
         "PASSWORD_HASHING": dict(PASSWORD_HASHING),
+        # Passwords each process checks at once (each check takes a core and 64 MiB for about a
+        # second), and how long a sign-in waits for a free slot before being told to retry: a
+        # flood of sign-ins then cannot take the threads and memory that phones need.
+        "PASSWORD_CHECKS_AT_ONCE": int(env.get("COLLECT_PASSWORD_CHECKS_AT_ONCE", 2)),
+        "PASSWORD_CHECK_WAIT_SECONDS": float(env.get("COLLECT_PASSWORD_CHECK_WAIT_SECONDS", 1)),
+        # How long a process remembers an HTTP Basic credential it verified (Excel and Power BI
+        # send it with every request of a refresh); 0 verifies every request. See basic_auth.py.
+        "BASIC_AUTH_SECONDS": float(env.get("COLLECT_BASIC_AUTH_SECONDS", 60)),
     }
     config.update(overrides)
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:

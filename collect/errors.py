@@ -48,10 +48,18 @@ class CollectError(Exception):
     status = 400
     code = 400.0
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # Seconds after which the same request may succeed: sent as the Retry-After header.
+        self.retry_after = retry_after
 
 
 class BadRequest(CollectError):
@@ -150,7 +158,7 @@ class InvalidBody(CollectError):
 
 
 class TooManyRequests(CollectError):
-    """Refused for a while, e.g. sign-in after repeated failures for one email."""
+    """Refused for a while (sign-in after repeated failures); `retry_after` says how long."""
 
     status = 429
     code = 429.1
@@ -175,3 +183,10 @@ class NotSupported(CollectError):
 
     status = 501
     code = 501.4
+
+
+class Busy(CollectError):
+    """The server is doing as much of this work as it can at once (checking passwords); retry."""
+
+    status = 503
+    code = 503.2

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from collect.errors import CollectError, InvalidBody, ServerError
 from collect.web import pages
 
-Json = tuple[dict[str, Any], int]
+Json = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 
 _JSON_MESSAGES = {
     404: "Could not find the resource you were looking for.",
@@ -45,6 +45,8 @@ def json_error(e: CollectError) -> Json:
     body: dict[str, Any] = {"code": e.code, "message": e.message}
     if e.details:
         body["details"] = e.details
+    if e.retry_after is not None:
+        return body, e.status, {"Retry-After": str(e.retry_after)}
     return body, e.status
 
 

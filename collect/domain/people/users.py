@@ -2,59 +2,24 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
-from collect.domain.people import audits
-from collect.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from collect.domain.people import access, audits, passwords, throttle
+from collect.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from collect.storage.db import db
-from collect.storage.models import Actor, AppUser, LoginAttempt, Session, User
+from collect.storage.models import Actor, AppUser, Session, User
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-MIN_PASSWORD = 10
-MAX_FAILURES = 5
-LOCKED = (
-    "Signing in with this email is paused for 15 minutes because of too many failed attempts. "
-    "Wait, then try again, or ask a site administrator to set a new password."
-)
-
-
-def _hasher() -> PasswordHasher:
-    """The Argon2id hasher of the app's `PASSWORD_HASHING` parameters (see config.py)."""
-    cost = current_app.config["PASSWORD_HASHING"]
-    return _hasher_for(cost["time_cost"], cost["memory_cost"], cost["parallelism"])
-
-
-@functools.cache
-def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
-
-
-@functools.cache
-def _dummy_hash(hasher: PasswordHasher) -> str:
-    """Verified against when the email is unknown, so both failures take the same time.
-
-    Made on first use rather than at import: a hash costs as much as a sign-in, and every CLI
-    call and worker imports this module.
-    """
-    return hasher.hash("not-a-real-password")
+FAILED = "Could not sign in with that email and password."
 
 
 def _normalise(email: str) -> str:
     return email.strip().lower()
-
-
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise BadRequest(f"The password must have at least {MIN_PASSWORD} characters.")
 
 
 def create(
@@ -65,14 +30,14 @@ def create(
     if not _EMAIL.match(email):
         raise BadRequest(f"'{email}' is not an email address.")
     if password is not None:
-        _check_password(password)
+        passwords.check_new(password, email)
     if db.session.scalar(select(User).where(User.email == email)) is not None:
         raise Conflict(f"A user with the email {email} already exists.")
     actor = Actor(type="user", display_name=display_name or email)
     user = User(
         actor=actor,
         email=email,
-        password_hash=_hasher().hash(password) if password else None,
+        password_hash=passwords.hash(password) if password else None,
         is_admin=is_admin,
     )
     db.session.add(user)
@@ -106,9 +71,9 @@ def by_id(actor_id: int) -> User:
 
 def set_password(email: str, password: str) -> User:
     """Replace a user's password and end all their sessions."""
-    _check_password(password)
     user = by_email(email)
-    user.password_hash = _hasher().hash(password)
+    passwords.check_new(password, user.email)
+    user.password_hash = passwords.hash(password)
     db.session.execute(delete(Session).where(Session.actor_id == user.actor_id))
     audits.log(user.actor, "user.password", user.email)
     db.session.commit()
@@ -119,50 +84,36 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def recent_failures(email: str, window: timedelta = timedelta(minutes=15)) -> int:
-    """Failed sign-ins for this email in the window (shared by every worker through the DB)."""
-    since = datetime.now(UTC) - window
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.email == _normalise(email), LoginAttempt.attempted_at >= since)
-        )
-        or 0
-    )
+def verify(email: str, password: str, *, client: throttle.Client) -> User:
+    """Check an email and password (sign-in, or HTTP Basic on the feeds); return the user.
 
-
-def verify(email: str, password: str, *, max_failures: int = MAX_FAILURES) -> User:
-    """Check an email and password (sign-in, or HTTP Basic on the OData feed); return the user.
-
-    After `max_failures` failures for an email within 15 minutes, sign-in with that email is
-    refused for a while, whichever worker or server is asked: the count is in the database.
+    The throttle decides first whether this client may try now (throttle.py: per email and
+    address, per address, and a slow-down per email that never locks it); a failure is written
+    before the answer, so every worker counts it. The failure that reaches a limit is answered
+    with the pause itself, so the client learns at once how long to wait.
     """
-    if recent_failures(email) >= max_failures:
-        raise TooManyRequests(LOCKED)
-    user = db.session.scalar(select(User).where(User.email == _normalise(email)))
-    ok = False
-    hasher = _hasher()
-    try:
-        ok = hasher.verify(
-            user.password_hash if user and user.password_hash else _dummy_hash(hasher), password
-        )
-    except (VerificationError, InvalidHashError):
-        ok = False
+    return _verify(email, password, client)[0]
+
+
+def _verify(email: str, password: str, client: throttle.Client) -> tuple[User, throttle.Attempt]:
+    email = _normalise(email)
+    if passwords.too_long(password):
+        # Refused before hashing; no password this long can be set, so nothing is learnt.
+        raise Unauthorized(f"{FAILED} A password is at most {passwords.MAX_BYTES:,} bytes long.")
+    attempt = throttle.check(email, client)
+    user = db.session.scalar(select(User).where(User.email == email))
+    ok = passwords.matches(user.password_hash if user else None, password)
     if not ok or user is None or user.actor.deleted_at is not None:
-        db.session.add(LoginAttempt(email=_normalise(email)))
+        throttle.failed(attempt)
         db.session.commit()
-        if recent_failures(email) >= max_failures:
-            raise TooManyRequests(LOCKED)
-        raise Unauthorized("Could not sign in with that email and password.")
-    return user
+        throttle.check(email, client)
+        raise Unauthorized(FAILED)
+    return user, attempt
 
 
-def login(
-    email: str, password: str, *, hours: int, max_failures: int = MAX_FAILURES
-) -> tuple[Session, str]:
+def login(email: str, password: str, *, hours: int, client: throttle.Client) -> tuple[Session, str]:
     """Check a password and open a session; return it and the token (shown only now)."""
-    user = verify(email, password, max_failures=max_failures)
+    user, attempt = _verify(email, password, client)
     token = secrets.token_urlsafe(48)
     now = datetime.now(UTC)
     session = Session(
@@ -173,10 +124,15 @@ def login(
         expires_at=now + timedelta(hours=hours),
     )
     db.session.add(session)
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+    throttle.succeeded(attempt)
     audits.log(user.actor, "user.session.create", user.email)
     db.session.commit()
     return session, token
+
+
+def device_cookie(email: str) -> str:
+    """The device cookie for a client that has just signed in with this email (throttle.py)."""
+    return throttle.device_cookie(_normalise(email))
 
 
 def session_for(token: str) -> Session | None:
@@ -202,9 +158,35 @@ def actor_for(token: str) -> Actor | None:
     return None
 
 
-def logout(token: str) -> None:
-    """End the session a token opened; unknown tokens are a 404."""
-    result = db.session.execute(delete(Session).where(Session.token_hash == _token_hash(token)))
-    if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound("There is no such session.")
+def end_session(actor: Actor, token: str) -> None:
+    """End the session a token opened: the caller's own, or anyone's for a site admin.
+
+    Any other token, live or not, is refused alike (as Central does), so that this route cannot
+    be used to learn whether a token is live.
+    """
+    session = session_for(token)
+    if session is None or (session.actor_id != actor.id and not access.is_admin(actor)):
+        raise Forbidden("You can end only your own sessions: this token is not one of them.")
+    _end(actor, session)
+
+
+def end_current(actor: Actor, token: str | None) -> None:
+    """End the session the request was made with (a bearer token or the browser's cookie)."""
+    if actor.type != "user":
+        raise Forbidden("An app user has no session to end: a project manager revokes its key.")
+    session = session_for(token) if token else None
+    if session is None or session.actor_id != actor.id:
+        raise NotFound("This request was not made with a session, so there is none to end.")
+    _end(actor, session)
+
+
+def _end(actor: Actor, session: Session) -> None:
+    db.session.delete(session)
+    audits.log(actor, "user.session.end", None, session=session.id, owner=session.actor_id)
+    db.session.commit()
+
+
+def sign_out(token: str) -> None:
+    """End the browser's session (the pages' sign-out: whoever holds the cookie may)."""
+    db.session.execute(delete(Session).where(Session.token_hash == _token_hash(token)))
     db.session.commit()

@@ -7,16 +7,13 @@ page gets one function here that asks the domain for all of it; the views stay o
 from __future__ import annotations
 
 import base64
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from collect.domain import forms
-from collect.domain.people import access, app_users, projects, users
-from collect.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
+from collect.domain.people import access, app_users, projects, throttle, users
+from collect.errors import BadRequest, NotFound, Unauthorized
 from collect.storage.models import Actor, AppUser, Form, FormDef, Project, Session, User
-
-TooManyAttempts = TooManyRequests
 
 
 @dataclass(frozen=True)
@@ -180,33 +177,28 @@ def upload_page(actor: Actor, project_id: int) -> Project:
 # Actions that need more than one domain call ----------------------------------------------------
 
 
-def sign_in(email: str, password: str, *, hours: int, max_failures: int) -> tuple[Session, str]:
-    """Open a session, unless this email failed `max_failures` times in the last 15 minutes.
-
-    The count lives in the login_attempts table, so every worker and server sees it.
-    """
+def sign_in(
+    email: str, password: str, *, hours: int, client: throttle.Client
+) -> tuple[Session, str]:
+    """Open a session, within the limits on failed attempts (domain/people/throttle.py)."""
     if not email or not password:
         raise Unauthorized("Enter your email address and your password.")
     try:
-        return users.login(email, password, hours=hours, max_failures=max_failures)
-    except TooManyRequests:
-        raise
-    except Unauthorized:
+        return users.login(email, password, hours=hours, client=client)
+    except Unauthorized as e:
+        if e.message != users.FAILED:
+            raise
         raise Unauthorized(
             "The email or password is not right. Check both and try again; after "
-            f"{max_failures} failed attempts, signing in is paused for 15 minutes."
+            f"{throttle.PER_CLIENT} failed attempts, signing in from here is paused for "
+            f"{throttle.WINDOW.seconds // 60} minutes."
         ) from None
-
-
-LOCKED = users.LOCKED
 
 
 def sign_out(token: str | None) -> None:
     """End the browser's session; an already ended one is fine."""
-    if token is None:
-        return
-    with contextlib.suppress(NotFound):
-        users.logout(token)
+    if token is not None:
+        users.sign_out(token)
 
 
 def create_user(

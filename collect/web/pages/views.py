@@ -22,6 +22,7 @@ from collect.domain.forms import xlsform
 from collect.domain.people import app_users, projects
 from collect.errors import BadRequest, CollectError, InvalidForm, Unauthorized
 from collect.web import cookies
+from collect.web.auth import sign_in_client
 from collect.web.pages import data as pages_data
 from collect.web.pages import evaluation as pages_evaluation
 from collect.web.pages import submissions as pages_submissions
@@ -29,7 +30,6 @@ from collect.web.responses import base_url
 
 bp = Blueprint("pages", __name__)
 
-MAX_FAILURES = 5
 # Files up to this size are sent back in the page after a failed upload, so the next attempt
 # (with warnings accepted, or after publishing a baseline form) needs no new file.
 KEEP_LIMIT = 1024 * 1024
@@ -100,7 +100,10 @@ def page_context() -> dict[str, Any]:
 @bp.errorhandler(CollectError)
 def page_error(e: CollectError) -> Response:
     if request.endpoint == "pages.login":
-        return _render("login.html", e.status, error=e.message, email=request.form.get("email"))
+        page = _render("login.html", e.status, error=e.message, email=request.form.get("email"))
+        if e.retry_after is not None:
+            page.headers["Retry-After"] = str(e.retry_after)
+        return page
     if isinstance(e, Unauthorized):
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for(".login_form", next=_local(target)))  # type: ignore[return-value]
@@ -207,10 +210,11 @@ def login() -> Response:
         email,
         request.form.get("password", ""),
         hours=current_app.config["SESSION_HOURS"],
-        max_failures=MAX_FAILURES,
+        client=sign_in_client(),
     )
     response = redirect(_local(request.form.get("next")) or url_for(".project_list"), code=303)
     cookies.remember(response, token, session)  # type: ignore[arg-type]
+    cookies.remember_device(response, email)  # type: ignore[arg-type]
     return response  # type: ignore[return-value]
 
 
