@@ -34,6 +34,17 @@ class Sealed:
         return {name: self.path(name).read_bytes() for name in self.names}
 
 
+@dataclass(frozen=True)
+class Plain:
+    """A filled-in submission before Collect encrypts it."""
+
+    form_id: str
+    instance_id: str
+    xml: bytes
+    version: str | None = None
+    media: Sequence[tuple[str, bytes | Path]] = ()  # (name, bytes or a file), in manifest order
+
+
 class CollectEncryptor:
     """A compiled EncryptSubmission, ready to seal submissions."""
 
@@ -52,37 +63,61 @@ class CollectEncryptor:
         media: Sequence[tuple[str, bytes | Path]] = (),
     ) -> Sealed:
         """Encrypt `xml` and `media` (name, bytes or a file) for `public_key` into `out`."""
-        out.mkdir(parents=True, exist_ok=True)
+        [sealed] = self.seal_many(
+            [(out, Plain(form_id, instance_id, xml, version, media))], public_key=public_key
+        )
+        return sealed
+
+    def seal_many(self, jobs: Sequence[tuple[Path, Plain]], *, public_key: str) -> list[Sealed]:
+        """Encrypt each submission into its folder, in one Java run (for benchmarks)."""
         with tempfile.TemporaryDirectory() as folder:
             work = Path(folder)
-            (work / "submission.xml").write_bytes(xml)
-            lines = [
-                f"publicKey={public_key}",
-                f"formId={form_id}",
-                f"instanceID={instance_id}",
-                f"submission={work / 'submission.xml'}",
-            ]
-            if version is not None:
-                lines.append(f"version={version}")
-            (work / "media").mkdir()
-            for name, content in media:
-                path = work / "media" / name
-                if isinstance(content, Path):
-                    path.symlink_to(content.resolve())
-                else:
-                    path.write_bytes(content)
-                lines.append(f"media={path}")
-            (work / "job.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            lines: list[str] = []
+            for k, (out, plain) in enumerate(jobs):
+                source = work / str(k)
+                (source / "media").mkdir(parents=True)
+                (source / "submission.xml").write_bytes(plain.xml)
+                lines += [
+                    "---",
+                    f"out={out}",
+                    f"publicKey={public_key}",
+                    f"formId={plain.form_id}",
+                    f"instanceID={plain.instance_id}",
+                    f"submission={source / 'submission.xml'}",
+                ]
+                if plain.version is not None:
+                    lines.append(f"version={plain.version}")
+                for name, content in plain.media:
+                    path = source / "media" / name
+                    if isinstance(content, Path):
+                        path.symlink_to(content.resolve())
+                    else:
+                        path.write_bytes(content)
+                    lines.append(f"media={path}")
+            (work / "jobs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
             subprocess.run(
-                ["java", "-cp", str(self.classes), "EncryptSubmission", str(work / "job.txt"), out],
+                [
+                    "java",
+                    "-cp",
+                    str(self.classes),
+                    "EncryptSubmission",
+                    str(work / "jobs.txt"),
+                    work,
+                ],
                 check=True,
                 capture_output=True,
-                timeout=300,
+                timeout=3600,
                 # Java names files in the locale's charset: make it UTF-8 whatever the machine's.
                 env={**os.environ, "LC_ALL": "C.UTF-8"},
             )
-        names = (*(f"{name}.enc" for name, _ in media), "submission.xml.enc")
-        return Sealed(out, (out / "submission.xml").read_bytes(), names)
+        return [
+            Sealed(
+                out,
+                (out / "submission.xml").read_bytes(),
+                (*(f"{name}.enc" for name, _ in plain.media), "submission.xml.enc"),
+            )
+            for out, plain in jobs
+        ]
 
 
 def compile_encryptor(target: Path) -> CollectEncryptor | None:

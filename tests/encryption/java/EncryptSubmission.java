@@ -1,12 +1,13 @@
 // Encrypts a filled-in submission as ODK Collect does when it finalises an encrypted form
 // (EncryptionUtils), with the JDK's javax.crypto: the test suite's independent encryptor, so the
 // server's decryption is never checked against itself.
-// Usage: java EncryptSubmission job.txt outdir
-// job.txt holds UTF-8 lines "key=value": publicKey (base64 DER SubjectPublicKeyInfo, as in the
-// form's base64RsaPublicKey), formId, version (left out when the form has none), instanceID,
+// Usage: java EncryptSubmission jobs.txt outdir
+// jobs.txt holds one or more jobs separated by lines "---", each of UTF-8 lines "key=value":
+// out (the job's output folder, else outdir), publicKey (base64 DER SubjectPublicKeyInfo, as in
+// the form's base64RsaPublicKey), formId, version (left out when the form has none), instanceID,
 // submission (path of the plaintext submission.xml) and media (a path, once per file, in the
-// order Collect would list them). outdir receives submission.xml (the plaintext manifest),
-// submission.xml.enc and one NAME.enc per media file.
+// order Collect would list them). The output folder receives submission.xml (the plaintext
+// manifest), submission.xml.enc and one NAME.enc per media file.
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.InputStream;
@@ -39,11 +40,25 @@ public class EncryptSubmission {
     static final String ORX_NS = "http://openrosa.org/xforms";
 
     public static void main(String[] args) throws Exception {
+        Path out = Paths.get(args[1]);
+        List<String> job = new ArrayList<>();
+        for (String line : Files.readAllLines(Paths.get(args[0]), StandardCharsets.UTF_8)) {
+            if (line.equals("---")) {
+                if (!job.isEmpty()) seal(job, out);
+                job.clear();
+            } else if (!line.isEmpty()) {
+                job.add(line);
+            }
+        }
+        if (!job.isEmpty()) seal(job, out);
+    }
+
+    // One submission: its "key=value" lines; "out" (optional) overrides the output folder.
+    static void seal(List<String> lines, Path out) throws Exception {
         String publicKey = null, formId = null, version = null, instanceId = null;
         Path submission = null;
         List<Path> media = new ArrayList<>();
-        for (String line : Files.readAllLines(Paths.get(args[0]), StandardCharsets.UTF_8)) {
-            if (line.isEmpty()) continue;
+        for (String line : lines) {
             int eq = line.indexOf('=');
             String key = line.substring(0, eq), value = line.substring(eq + 1);
             switch (key) {
@@ -53,10 +68,11 @@ public class EncryptSubmission {
                 case "instanceID": instanceId = value; break;
                 case "submission": submission = Paths.get(value); break;
                 case "media": media.add(Paths.get(value)); break;
+                case "out": out = Paths.get(value); break;
                 default: throw new IllegalArgumentException("unknown key " + key);
             }
         }
-        Path out = Paths.get(args[1]);
+        Files.createDirectories(out);
         PublicKey rsa = KeyFactory.getInstance("RSA")
                 .generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(publicKey)));
 
