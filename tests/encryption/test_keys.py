@@ -3,7 +3,6 @@ the public key is what Collect reads from a form's base64RsaPublicKey."""
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import time
@@ -20,6 +19,7 @@ from collect.domain.encryption.envelope import Envelope
 from collect.errors import BadRequest, DecryptionFailed, WrongKey, WrongPassphrase
 from tests.encryption.collect_crypto import CollectEncryptor
 from tests.encryption.conftest import PASSPHRASE
+from tests.test_architecture import imports
 
 PACKAGE = Path(keys.__file__).parent
 
@@ -189,13 +189,7 @@ def test_unusable_pem_keys_are_refused_with_what_to_give() -> None:
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
 def test_encryption_package_is_pure(path: Path) -> None:
     # No Flask, no database: decryption is a function of bytes and keys (architecture.md).
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
     assert not any(
-        name.startswith(("flask", "sqlalchemy", "collect.storage", "collect.web")) for name in found
+        name.startswith(("flask", "sqlalchemy", "collect.storage", "collect.web"))
+        for name in imports(path)
     )
