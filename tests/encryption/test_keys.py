@@ -85,6 +85,11 @@ def test_wrong_passphrase_is_refused_after_one_kdf_run(managed: keys.ManagedKey)
         keys.unlock(managed, "x" * 5000)
 
 
+def test_passphrase_typed_with_composed_or_combining_accents_is_the_same() -> None:
+    composed = keys.generate("témoignage protégé 2026")
+    keys.unlock(composed, "te\u0301moignage prote\u0301ge\u0301 2026")
+
+
 def test_sealed_private_key_cannot_be_paired_with_another_public_key(
     managed: keys.ManagedKey,
 ) -> None:

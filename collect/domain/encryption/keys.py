@@ -7,9 +7,9 @@ Collect), but its private half is sealed with a memory-hard KDF rather than Cent
   `base64RsaPublicKey`: base64 (standard alphabet, no line breaks) of the DER
   SubjectPublicKeyInfo, which Collect reads with `X509EncodedKeySpec`.
 - The private key, as PKCS#8 DER, is sealed with AES-256-GCM (random 96-bit nonce, 128-bit tag)
-  under a 256-bit key derived from the UTF-8 passphrase by Argon2id (RFC 9106) with a random
-  16-byte salt, 64 MiB of memory, 3 passes and 4 lanes: RFC 9106's second recommended setting,
-  about 0.35 s on this project's reference machine. The public key's DER is the AES-GCM
+  under a 256-bit key derived from the passphrase (NFC, UTF-8) by Argon2id (RFC 9106) with a
+  random 16-byte salt, 64 MiB of memory, 3 passes and 4 lanes: RFC 9106's second recommended
+  setting, about 0.35 s on this project's reference machine. The public key's DER is the AES-GCM
   associated data, so a sealed private key cannot be paired with another public key unnoticed.
 - The sealed form is one JSON text holding the KDF, its parameters, salt, nonce and ciphertext,
   so keys sealed today still open if the parameters are raised later.
@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret_raw
@@ -176,8 +177,9 @@ def _check_passphrase(passphrase: str) -> None:
 
 
 def _derive(passphrase: str, salt: bytes, memory_kib: int, passes: int, lanes: int) -> bytes:
+    # NFC first: "é" typed as one character or as "e" and an accent is the same passphrase.
     return hash_secret_raw(
-        passphrase.encode("utf-8"),
+        unicodedata.normalize("NFC", passphrase).encode("utf-8"),
         salt,
         time_cost=passes,
         memory_cost=memory_kib,
