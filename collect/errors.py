@@ -1,4 +1,10 @@
-"""Errors a client can act on: each carries its HTTP status and a Central-style numeric code."""
+"""Every error a client can act on, in one catalogue: its HTTP status and Central-style code.
+
+Domain code raises these; each protocol renders them in one place (`web/errors.py` for the
+JSON API, `web/openrosa.py` for ODK Collect, `web/pages` for browsers). Codes follow ODK
+Central's where it has one (`404.1`, `409.2` ...), so clients that branch on them keep working.
+No Flask here.
+"""
 
 from __future__ import annotations
 
@@ -56,13 +62,21 @@ class BadRequest(CollectError):
 
 
 class InvalidForm(CollectError):
-    """An uploaded XLSForm or XForm cannot be published; `problems` says what to fix."""
+    """An uploaded XLSForm or XForm cannot be published; `problems` says what to fix.
+
+    `headline` is the sentence without the problems (pages list those themselves);
+    `warnings_only` says the upload would pass with `?ignoreWarnings=true`.
+    """
 
     status = 400
     code = 400.15
 
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(
+        self, message: str, problems: list[Problem] | None = None, *, warnings_only: bool = False
+    ) -> None:
         self.problems = problems or []
+        self.headline = message
+        self.warnings_only = warnings_only
         summary = message
         if self.problems:
             summary = message + " " + " ".join(f"{p}." for p in self.problems)
@@ -97,11 +111,42 @@ class NotFound(CollectError):
     code = 404.1
 
 
+class CsrfRefused(Forbidden):
+    """A POST without the CSRF token of the signed-in session: maybe a forged request."""
+
+    code = 403.2
+
+
 class Conflict(CollectError):
     """The request contradicts what is stored: a duplicate id, version or a different resend."""
 
     status = 409
     code = 409.1
+
+
+class FormClosed(Conflict):
+    """The form no longer accepts submissions, or is no longer offered for download."""
+
+    code = 409.2
+
+
+class StaleEdit(Conflict):
+    """An edit of a version that is no longer the current one."""
+
+    code = 409.9
+
+
+class Deleted(Conflict):
+    """The submission was deleted on the server; sending it again does not bring it back."""
+
+    code = 409.18
+
+
+class InvalidBody(CollectError):
+    """A JSON body that does not fit the endpoint's schema (marshmallow's ValidationError)."""
+
+    status = 400
+    code = 400.4
 
 
 class TooManyRequests(CollectError):
@@ -116,6 +161,13 @@ class TooLarge(CollectError):
 
     status = 413
     code = 413.1
+
+
+class ServerError(CollectError):
+    """Something failed on the server; the details went to the log, not to the client."""
+
+    status = 500
+    code = 500.1
 
 
 class NotSupported(CollectError):

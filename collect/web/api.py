@@ -7,32 +7,17 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
-from collect.domain import access, app_users, forms, projects, users
-from collect.errors import CollectError, NotFound, TooLarge
+from collect.domain import forms
+from collect.domain.people import access, app_users, projects, users
+from collect.errors import NotFound, TooLarge
 from collect.storage import blobs
 from collect.storage.models import FormDef
 from collect.web import schemas
 from collect.web.auth import current_actor
-from collect.web.responses import base_url, error_json
+from collect.web.responses import base_url
 
 bp = Blueprint("api", __name__)
 Json = tuple[Any, int] | Any
-
-
-@bp.errorhandler(CollectError)
-def api_error(e: CollectError) -> tuple[dict[str, Any], int]:
-    return error_json(e)
-
-
-@bp.errorhandler(ValidationError)
-def invalid_body(e: ValidationError) -> tuple[dict[str, Any], int]:
-    details = e.messages if isinstance(e.messages, dict) else {"body": e.messages}
-    fields = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in details.items())
-    return {
-        "code": 400.4,
-        "message": f"The request body is not valid. {fields}",
-        "details": details,
-    }, 400
 
 
 def _body(schema: type[Any]) -> dict[str, Any]:

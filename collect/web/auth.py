@@ -7,7 +7,7 @@ import binascii
 
 from flask import g, request
 
-from collect.domain import users
+from collect.domain.people import users
 from collect.errors import Unauthorized
 from collect.storage.models import Actor
 from collect.web import cookies

@@ -16,8 +16,8 @@ from flask import Flask, Response, g, request
 from flask.sessions import NullSession, SessionInterface
 from flask.wrappers import Request
 
-from collect.domain import users
-from collect.errors import CollectError, Unauthorized
+from collect.domain.people import users
+from collect.errors import CsrfRefused, Unauthorized
 from collect.storage.models import Actor, Session
 
 COOKIE = "collect_session"
@@ -39,13 +39,6 @@ class NoFlaskSession(SessionInterface):
 
     def save_session(self, app: Flask, session: object, response: Response) -> None:
         return None
-
-
-class CsrfRefused(CollectError):
-    """A POST without the CSRF token of the signed-in session: maybe a forged request."""
-
-    status = 403
-    code = 403.2
 
 
 def token() -> str | None:

@@ -8,26 +8,18 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from collect.domain import access, submissions
-from collect.errors import BadRequest, CollectError
+from collect.domain import submissions
+from collect.domain.people import access
+from collect.errors import BadRequest
 from collect.storage import blobs
 from collect.storage.models import Actor, Comment, SubmissionDef
-from collect.web import api, schemas
+from collect.web import schemas
 from collect.web.auth import current_actor
-from collect.web.responses import error_json
 
 bp = Blueprint("submissions", __name__)
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 BASE = "/projects/<int:pid>/forms/<xml_form_id>/submissions"
 Json = tuple[Any, int] | Any
-
-
-@bp.errorhandler(CollectError)
-def api_error(e: CollectError) -> tuple[dict[str, Any], int]:
-    return error_json(e)
-
-
-bp.register_error_handler(ValidationError, api.invalid_body)
 
 
 class ReviewIn(Schema):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from functools import cache
 
 import pytest
 
-from collect.domain import tables, xform, xlsform
-from collect.domain.tables import Options, SubmissionInfo
+from collect.domain.exports import tables
+from collect.domain.exports.tables import Options, SubmissionInfo
+from collect.domain.forms import fields as form_fields
+from collect.domain.forms import xform, xlsform
 from collect.errors import BadRequest
 from tests.exports.conftest import S1, S2, S4
 from tests.exports.forms import xlsx
@@ -18,12 +21,7 @@ from tests.exports.forms import xlsx
 def sample_fields(version: int) -> tuple[xform.Field, ...]:
     converted = xlsform.convert(xlsx(f"exports_sample_v{version}"), xlsform.XLSX)
     parsed = xform.read_xform(converted.xml)
-    return tuple(
-        xform.Field(
-            **{**f.as_dict(), "choices": f.choices, "sensitive": f.name in converted.sensitive}
-        )
-        for f in parsed.fields
-    )
+    return form_fields.marked(parsed.fields, converted.sensitive)
 
 
 def values(submission: bytes, version: int = 1) -> dict[str, object]:
@@ -191,7 +189,7 @@ def test_sensitive_columns_are_withheld_and_named() -> None:
 
 def test_a_sensitive_repeat_takes_its_whole_table_away() -> None:
     fields = [
-        f if f.path != "/member" else xform.Field(**{**f.as_dict(), "sensitive": True})
+        f if f.path != "/member" else dataclasses.replace(f, sensitive=True)
         for f in sample_fields(1)
     ]
     layout = tables.layout("exports_sample", fields, Options(include_sensitive=False))

@@ -116,7 +116,7 @@ def test_unknown_pages_are_html_pages(client) -> None:
 
 
 def test_api_sign_in_slows_down_after_repeated_failures(app, client) -> None:
-    from collect.domain import users
+    from collect.domain.people import users
 
     with app.app_context():
         users.create("ana@example.org", "a long password")

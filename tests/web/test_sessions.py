@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from collect.domain import users
+from collect import config, create_app
+from collect.domain.people import users
 from collect.storage.db import db
-from collect.storage.models import Session
+from collect.storage.models import Session, User
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.helpers import Api
 
@@ -103,3 +104,20 @@ def test_non_admin_cannot_create_users(app, client) -> None:
     _, eva = make_user(app, client, "eva@example.org")
     assert eva.get("/v1/users").status_code == 403
     assert eva.post("/v1/users", json={"email": "x@example.org"}).status_code == 403
+
+
+def test_production_password_hashing_is_argon2id_at_64_mib(app_config) -> None:
+    """The real parameters (the other tests use cheap ones): stored hash, and sign-in with it."""
+    production = create_app({**app_config, "PASSWORD_HASHING": config.PASSWORD_HASHING})
+    try:
+        with production.app_context():
+            users.create("real@example.org", "a long real password")
+            stored = db.session.scalar(select(User.password_hash))
+        assert stored is not None and stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        response = production.test_client().post(
+            "/v1/sessions", json={"email": "real@example.org", "password": "a long real password"}
+        )
+        assert response.status_code == 200
+    finally:
+        with production.app_context():
+            db.engine.dispose()
