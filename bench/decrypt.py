@@ -31,9 +31,9 @@ from typing import BinaryIO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collect.domain.encryption import keys  # noqa: E402
-from collect.domain.encryption.envelope import Envelope  # noqa: E402
-from tests.encryption.collect_crypto import Plain, Sealed, compile_encryptor  # noqa: E402
+from collect.domain.encryption import keys
+from collect.domain.encryption.envelope import Envelope
+from tests.encryption.collect_crypto import Plain, Sealed, compile_encryptor
 
 PASSPHRASE = "a long benchmark passphrase"
 FORM_ID = "training_posttest"

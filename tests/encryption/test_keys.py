@@ -19,9 +19,6 @@ from collect.domain.encryption.envelope import Envelope
 from collect.errors import BadRequest, DecryptionFailed, WrongKey, WrongPassphrase
 from tests.encryption.collect_crypto import CollectEncryptor
 from tests.encryption.conftest import PASSPHRASE
-from tests.test_architecture import imports
-
-PACKAGE = Path(keys.__file__).parent
 
 
 def submission(instance_id: str) -> bytes:
@@ -189,12 +186,3 @@ def test_unusable_pem_keys_are_refused_with_what_to_give() -> None:
         keys.load_pem(curve_pem)
     with pytest.raises(BadRequest, match="too large"):
         keys.load_pem(b"x" * (keys.MAX_PEM_BYTES + 1))
-
-
-@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
-def test_encryption_package_is_pure(path: Path) -> None:
-    # No Flask, no database: decryption is a function of bytes and keys (architecture.md).
-    assert not any(
-        name.startswith(("flask", "sqlalchemy", "collect.storage", "collect.web"))
-        for name in imports(path)
-    )

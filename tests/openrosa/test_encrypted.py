@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from lxml import etree
 
-from collect.domain import xform
 from collect.domain.encryption import keys
 from collect.domain.encryption.envelope import Envelope
+from collect.domain.forms import xform
 from tests.encryption.collect_crypto import CollectEncryptor
 from tests.helpers import Api
 from tests.openrosa import samples

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from lxml import etree
 
-from collect.domain import xform
+from collect.domain.forms import xform
 from collect.errors import (
     EnvelopeCorrupt,
     EnvelopeIncomplete,
