@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import make_user
 from tests.helpers import XLSX, Api
+from tests.pages.conftest import signed_in
 from tests.web import disclosure_world as w
 from tests.web.disclosure_world import World
 from tests.workbooks import simple, xlsx
@@ -393,3 +394,46 @@ def test_raw_xml_is_for_readers_from_whom_nothing_is_withheld(
     assert admin.get(raw).data == xml
     listed = viewer.get(f"{forms}/simple/submissions.csv").data.decode()
     assert "AB1234" not in listed and "30" in listed
+
+
+def test_an_instance_name_made_of_shown_answers_stays(
+    app: Flask, client: FlaskClient, admin: Api, project: int
+) -> None:
+    """A name made only of answers the viewer sees is kept, in every reader."""
+    body = xlsx(
+        [
+            ("type", "name", "label", "sensitive"),
+            ("text", "full_name", "Full name", "yes"),
+            ("text", "village", "Village", ""),
+            ("integer", "household", "Household number", ""),
+        ],
+        settings=[
+            ("form_id", "version", "instance_name"),
+            ("visit", "1", "concat(${village}, '-', ${household})"),
+        ],
+    )
+    forms = f"/v1/projects/{project}/forms"
+    created = admin.post(f"{forms}?publish=true", data=body, headers={"Content-Type": XLSX})
+    assert created.status_code == 200, created.get_json()
+    xml = (
+        b'<data id="visit" version="1"><full_name>Ama Mensah</full_name><village>Kara</village>'
+        b"<household>12</household><meta><instanceID>uuid:v1</instanceID>"
+        b"<instanceName>Kara-12</instanceName></meta></data>"
+    )
+    sent = admin.post(
+        f"{forms}/visit/submissions", data=xml, headers={"Content-Type": "application/xml"}
+    )
+    assert sent.status_code == 200, sent.get_json()
+    actor_id, viewer = make_user(app, client, "viewer@example.org", w.PASSWORD)
+    admin.post(f"/v1/projects/{project}/assignments/viewer/{actor_id}")
+    base = f"{forms}/visit"
+    listed = viewer.get(f"{base}/submissions").get_json()
+    assert listed[0]["currentVersion"]["instanceName"] == "Kara-12"
+    csv = viewer.get(f"{base}/submissions.csv").data.decode()
+    assert "meta-instanceName" in csv and "Kara-12" in csv and "Ama Mensah" not in csv
+    (row,) = viewer.get(f"{base}.svc/Submissions").get_json()["value"]
+    assert row["meta"]["instanceName"] == "Kara-12" and "full_name" not in row
+    browser = signed_in(app, "viewer@example.org", w.PASSWORD)
+    for page in ("submissions", "submissions/uuid:v1"):
+        html = browser.text(f"/projects/{project}/forms/visit/{page}")
+        assert "Kara-12" in html and "Ama Mensah" not in html
