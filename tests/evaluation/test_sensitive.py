@@ -12,24 +12,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from collect.domain.evaluation.indicators import COLUMNS
 from tests.conftest import make_user
 from tests.evaluation.conftest import Phone, upload
 from tests.helpers import XLSX, Api
 from tests.pages.conftest import signed_in
 from tests.workbooks import Rows, xlsx
 
-COLUMNS: tuple[str, ...] = (
-    "name",
-    "section",
-    "label",
-    "type",
-    "field",
-    "where",
-    "condition",
-    "by",
-    "baseline_form",
-    "key",
-)
 SURVEY: Rows = [
     ("type", "name", "label", "sensitive"),
     ("text", "observer_code", "Observer code", "yes"),
@@ -59,10 +48,9 @@ def form(
     *,
     survey: Rows = SURVEY,
     version: str = "1",
-    restricted_column: bool = True,
 ) -> bytes:
     """A monitoring form whose indicators sheet has one row per dict (by column)."""
-    columns = (*COLUMNS, "restricted") if restricted_column else COLUMNS
+    columns = COLUMNS
     return xlsx(
         survey,
         choices=CHOICES,

@@ -9,15 +9,14 @@ test can look for it in every byte a reader gets.
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import make_user
+from tests.exports.conftest import send
 from tests.helpers import XLSX, Api
 from tests.pages.conftest import Browser, signed_in
 from tests.workbooks import xlsx
@@ -118,20 +117,6 @@ def submission(version: str, instance_id: str, *, deprecated: str | None = None)
         f"<site_photo>{SITE_FILE}</site_photo><id_photo>{ID_FILE}</id_photo>"
         f"<notes>{NOTE}</notes><meta>{meta}</meta></data>"
     ).encode()
-
-
-def send(client: FlaskClient, pid: int, token: str, xml: bytes, files: dict[str, bytes]) -> None:
-    """POST one submission and its files as ODK Collect does."""
-    data: dict[str, Any] = {"xml_submission_file": (io.BytesIO(xml), "instance.xml", "text/xml")}
-    for name, content in files.items():
-        data[name] = (io.BytesIO(content), name, "image/jpeg")
-    response = client.post(
-        f"/v1/key/{token}/projects/{pid}/submission",
-        data=data,
-        content_type="multipart/form-data",
-        headers={"X-OpenRosa-Version": "1.0"},
-    )
-    assert response.status_code == 201, response.data
 
 
 @dataclass
