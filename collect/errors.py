@@ -175,3 +175,41 @@ class NotSupported(CollectError):
 
     status = 501
     code = 501.4
+
+
+class DecryptionFailed(CollectError):
+    """Encrypted data cannot be decrypted; the subclass says why, and its message what to do."""
+
+    status = 400
+    code = 400.12  # Central's "undecryptable"
+    reason = "undecryptable"
+
+
+class WrongPassphrase(DecryptionFailed):
+    """The passphrase does not open the project's managed key."""
+
+    reason = "passphrase"
+
+
+class WrongKey(DecryptionFailed):
+    """The private key given is not the one the data was encrypted for."""
+
+    reason = "key"
+
+
+class EnvelopeCorrupt(DecryptionFailed):
+    """An encrypted submission's manifest or one of its files is damaged."""
+
+    reason = "corrupt"
+
+
+class EnvelopeIncomplete(DecryptionFailed):
+    """An encrypted submission lacks one of the files its manifest lists."""
+
+    reason = "missing"
+
+
+class SignatureMismatch(DecryptionFailed):
+    """The decrypted files do not match the signature the phone made when it encrypted them."""
+
+    reason = "signature"

@@ -22,6 +22,7 @@ from collect.cli import upgrade
 from collect.domain.people import users
 from collect.storage.db import db
 from tests import pgcluster
+from tests.encryption.collect_crypto import CollectEncryptor, compile_encryptor
 from tests.helpers import Api, sign_in
 
 ADMIN_EMAIL = "admin@example.org"
@@ -183,3 +184,12 @@ def app_user(admin: Api, project: int) -> Any:
         return body
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def collect_crypto(tmp_path_factory: pytest.TempPathFactory) -> CollectEncryptor:
+    """ODK Collect's submission encryption, in Java, to seal envelopes (skips without Java)."""
+    encryptor = compile_encryptor(Path(tmp_path_factory.mktemp("collect-crypto")))
+    if encryptor is None:
+        pytest.skip("Java (java and javac) is not installed")
+    return encryptor

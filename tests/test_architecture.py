@@ -24,6 +24,8 @@ PURE = {
     "domain/odata/schema.py",
     "domain/odata/query.py",
     "domain/odata/rows.py",
+    "domain/encryption/envelope.py",
+    "domain/encryption/keys.py",
 }
 AREAS = ("people", "forms", "submissions", "exports", "odata", "evaluation")
 
