@@ -14,6 +14,7 @@ PACKAGE = ROOT / "collect"
 PURE = {
     "domain/forms/xform.py",
     "domain/forms/xlsform.py",
+    "domain/forms/disclosure.py",
     "domain/evaluation/expressions.py",
     "domain/evaluation/indicators.py",
     "domain/evaluation/compute.py",

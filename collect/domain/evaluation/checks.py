@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from collect.domain.evaluation import indicators
 from collect.domain.evaluation.indicators import Indicator, Question
+from collect.domain.forms import disclosure, disclosures, xform, xlsform
 from collect.domain.forms import fields as form_fields
-from collect.domain.forms import xform, xlsform
 from collect.errors import InvalidForm, Problem
 from collect.storage.db import db
 from collect.storage.models import Form
@@ -42,14 +42,30 @@ def _other_forms(project_id: int, xml_form_id: str) -> list[_OtherForm]:
     for form in others:
         current, draft = form.current_def, form.draft_def
         defs = [d for d in (current, draft) if d is not None]
+        hidden = disclosures.for_form(form, sees_sensitive=False).hides_question
         found.append(
             _OtherForm(
                 form.xml_form_id,
-                indicators.questions(form_fields.of(current)) if current is not None else None,
+                indicators.questions(form_fields.of(current), hidden) if current else None,
                 tuple(i for d in defs for i in d.indicators or ()),
             )
         )
     return found
+
+
+def _own_questions(
+    project_id: int, xml_form_id: str, fields: tuple[xform.Field, ...]
+) -> dict[str, Question]:
+    """The new version's questions, sensitive when the rule hides them in it or in any
+    published version of the form."""
+    versions = [disclosure.version(fields, None)]
+    form = db.session.scalar(
+        select(Form).where(Form.project_id == project_id, Form.xml_form_id == xml_form_id)
+    )
+    if form is not None:
+        versions += disclosures.versions(form, draft=False)
+    rule = disclosure.combine(versions, sees_sensitive=False)
+    return indicators.questions(fields, rule.hides_question)
 
 
 # Reading the sheet at upload ------------------------------------------------------------------
@@ -67,7 +83,7 @@ def read_indicators(
     so a baseline form published after its endline form is checked when it arrives.
     Raises InvalidForm listing every problem.
     """
-    own = indicators.questions(fields)
+    own = _own_questions(project_id, xml_form_id, fields)
     others = _other_forms(project_id, xml_form_id)
     problems: list[Problem] = []
     parsed: list[Indicator] = []
@@ -119,4 +135,14 @@ def _baseline_problems(
                         sheet="survey",
                     )
                 )
+            for name in (field, key):
+                if name in own and own[name].sensitive and not data.get("restricted"):
+                    problems.append(
+                        Problem(
+                            f"{where} reads '{name}', which this form marks sensitive (personal"
+                            " data), and everyone who may read the report sees it; mark that"
+                            " indicator restricted first, or leave the question unmarked",
+                            sheet="survey",
+                        )
+                    )
     return problems

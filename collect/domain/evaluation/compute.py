@@ -115,6 +115,7 @@ class IndicatorReport:
     waiting_for: str | None  # the baseline form a change waits for
     total: tuple[Row, ...]  # one row per measure, the headline first
     blocks: tuple[Block, ...]
+    restricted: bool = False  # shown to project managers only
 
     @property
     def headline(self) -> Row:
@@ -132,6 +133,7 @@ class Section:
 class Report:
     sections: tuple[Section, ...]
     min_cell: int
+    withheld: int = 0  # restricted indicators left out for this reader
 
     def indicator(self, name: str) -> IndicatorReport:
         """Find an indicator's results by name."""
@@ -499,6 +501,7 @@ def _waiting(indicator: Indicator, baseline: str, lang: str | None) -> Indicator
         waiting_for=baseline,
         total=total,
         blocks=(),
+        restricted=indicator.restricted,
     )
 
 
@@ -534,6 +537,7 @@ def _indicator(
         waiting_for=None,
         total=total,
         blocks=blocks,
+        restricted=indicator.restricted,
     )
 
 

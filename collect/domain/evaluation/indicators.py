@@ -7,7 +7,7 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ COLUMNS = (
     "baseline_form",
     "key",
     "target",
+    "restricted",
 )
 QUESTION_TYPES = frozenset(
     {
@@ -55,6 +56,8 @@ SELECTS = frozenset({"select_one", "select_multiple"})
 MAX_CROSS = 3
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+_YES = frozenset({"yes", "true", "1", "y", "true()"})
+_NO = frozenset({"", "no", "false", "0", "n", "false()"})
 _BAND = re.compile(r"(?P<low>\d+(?:\.\d+)?)(?:-(?P<high>\d+(?:\.\d+)?)|(?P<open>\+))")
 _LANGUAGE_CODE = re.compile(r"\(([^()]*)\)\s*$")
 
@@ -75,12 +78,15 @@ class Question:
     """A question of a form, reduced to what indicators need.
 
     `type` is one of QUESTION_TYPES; a calculate whose bind type is int or decimal is numeric.
+    `sensitive`: the disclosure rule hides it (domain/forms/disclosure.py), so only a
+    restricted indicator may use it.
     """
 
     name: str
     type: str
     choices: tuple[Choice, ...] = ()
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    sensitive: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in QUESTION_TYPES:
@@ -112,14 +118,18 @@ def question_type(kind: str) -> str:
     return kind if kind in QUESTION_TYPES else "other"
 
 
-def questions(fields: Iterable[xform.Field]) -> dict[str, Question]:
-    """The questions indicators may use: leaf fields outside repeats (and outside meta), by name."""
+def questions(
+    fields: Iterable[xform.Field], sensitive: Callable[[str], bool] = lambda name: False
+) -> dict[str, Question]:
+    """The questions indicators may use: leaf fields outside repeats (and outside meta), by
+    name; `sensitive` says which names the disclosure rule hides."""
     found: dict[str, Question] = {}
     for f in fields:
-        if not f.is_leaf or f.repeat is not None or f.path.startswith("/meta/"):
+        if not f.is_leaf or f.repeat is not None or f.path.startswith("/meta/") or f.name in found:
             continue
         choices = tuple(Choice(c.name, dict(c.labels)) for c in f.choices)
-        found.setdefault(f.name, Question(f.name, question_type(f.kind), choices, dict(f.labels)))
+        kind = question_type(f.kind)
+        found[f.name] = Question(f.name, kind, choices, dict(f.labels), sensitive(f.name))
     return found
 
 
@@ -251,6 +261,7 @@ class Indicator:
     key: str | None = None
     target: float | None = None
     waiting_for: str | None = None  # a baseline form the project does not have yet
+    restricted: bool = False  # for project managers only: it may use sensitive questions
 
     def label(self, lang: str | None = None) -> str:
         return pick_label(self.labels, lang) or self.name
@@ -270,6 +281,7 @@ class Indicator:
             "key": self.key,
             "target": self.target,
             "waiting_for": self.waiting_for,
+            "restricted": self.restricted,
         }
 
     @classmethod
@@ -288,6 +300,7 @@ class Indicator:
             key=data.get("key"),
             target=data.get("target"),
             waiting_for=data.get("waiting_for"),
+            restricted=bool(data.get("restricted")),
         )
 
 
@@ -419,6 +432,10 @@ class _Row:
     def get(self, column: str) -> str:
         return self.sheet_row.get(column)
 
+    @property
+    def restricted(self) -> bool:
+        return self.get("restricted").lower() in _YES
+
     def problem(self, column: str | None, message: str) -> None:
         self.context.problems.append(
             Problem(message, sheet=SHEET, row=self.sheet_row.row, column=column)
@@ -428,7 +445,20 @@ class _Row:
         question = self.context.questions.get(name)
         if question is None:
             self.problem(column, f"the form has no question named '{name}'")
+        else:
+            self.not_sensitive(column, question)
         return question
+
+    def not_sensitive(self, column: str, question: Question, where: str = "") -> None:
+        """Refuse a sensitive question in an indicator everyone who reads the report sees."""
+        if question.sensitive and not self.restricted:
+            self.problem(
+                column,
+                f"'{question.name}' is a sensitive question{where} (personal data), and "
+                "everyone who may read the report would see what the indicator says of it; "
+                "write yes in the restricted column to show the indicator to project managers "
+                "only, or use another question",
+            )
 
 
 def parse(
@@ -475,6 +505,7 @@ def _known_column(column: str) -> bool:
 
 def _parse_row(row: _Row) -> Indicator | None:
     problems_before = len(row.context.problems)
+    restricted = _read_restricted(row)
     name = _read_name(row)
     section = _read_choice(row, "section", SECTIONS)
     kind = _read_choice(row, "type", TYPES)
@@ -500,7 +531,19 @@ def _parse_row(row: _Row) -> Indicator | None:
         key=key,
         target=target,
         waiting_for=waiting_for,
+        restricted=restricted,
     )
+
+
+def _read_restricted(row: _Row) -> bool:
+    text = row.get("restricted").lower()
+    if text not in _YES | _NO:
+        row.problem(
+            "restricted",
+            f"restricted is yes or no, not '{row.get('restricted')}'; yes shows the indicator "
+            "to project managers only",
+        )
+    return row.restricted
 
 
 def _read_name(row: _Row) -> str | None:
@@ -582,8 +625,11 @@ def _read_expression(row: _Row, column: str) -> Expression | None:
         row.problem(column, f"the expression cannot be read: {e.message}")
         return None
     for ref in sorted(parsed.refs):
-        if ref not in row.context.questions:
+        question = row.context.questions.get(ref)
+        if question is None:
             row.problem(column, f"${{{ref}}} is not a question of this form")
+        else:
+            row.not_sensitive(column, question)
     return parsed
 
 
@@ -686,3 +732,6 @@ def _check_baseline(
             row.problem("field", f"'{field}' is not numeric in the baseline form '{baseline}'")
     if key and key in this_form and key not in questions:
         row.problem("key", f"the baseline form '{baseline}' has no question named '{key}'")
+    for column, name in (("field", field), ("key", key)):
+        if name and name in questions and not (name in this_form and this_form[name].sensitive):
+            row.not_sensitive(column, questions[name], f" of the baseline form '{baseline}'")

@@ -71,6 +71,7 @@ def _json_indicator(result: IndicatorReport) -> dict[str, Any]:
         "target": _json_number(result.target),
         "achievement": _json_number(result.achievement),
         "waitingFor": result.waiting_for,
+        "restricted": result.restricted,
         "total": {
             "measure": headline.measure,
             "value": _json_number(headline.value),
@@ -89,6 +90,7 @@ def to_json(report: Report) -> dict[str, Any]:
     """The report as the API returns it: sections, then indicators with totals and blocks."""
     return {
         "minCell": report.min_cell,
+        "withheld": report.withheld,
         "sections": [
             {
                 "name": s.name,

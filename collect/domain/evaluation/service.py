@@ -7,6 +7,7 @@ indicators need from the database, and hands plain records to `compute.build`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from collect.domain.evaluation import compute
 from collect.domain.evaluation.indicators import Indicator, Question, questions
+from collect.domain.forms import disclosures
 from collect.domain.forms import fields as form_fields
 from collect.domain.people import access
 from collect.errors import BadRequest
@@ -37,12 +39,30 @@ MAX_THREADS = 4
 
 @dataclass(frozen=True)
 class _Published:
-    """A published form: its questions and indicators."""
+    """A published form: its questions (sensitive as the disclosure rule says, for anyone)
+    and indicators."""
 
     id: int
     xml_form_id: str
     questions: Mapping[str, Question]
     indicators: tuple[Indicator, ...]
+
+
+def _for_managers(indicator: Indicator, by_form: Mapping[str, _Published], form_id: str) -> bool:
+    """Whether only readers who see sensitive answers may see an indicator: it is marked
+    restricted, or it reads a question the rule hides now (a version published or drafted
+    after the sheet was checked may have marked it)."""
+    if indicator.restricted:
+        return True
+    names = {n for n in (indicator.field, indicator.key) if n}
+    for expression in (indicator.where, indicator.condition):
+        if expression is not None:
+            names |= expression.refs
+    names |= {part.question for dimension in indicator.by for part in dimension.parts}
+    forms = [by_form[form_id]]
+    if indicator.baseline_form in by_form:
+        forms.append(by_form[indicator.baseline_form or ""])
+    return any(q.sensitive for f in forms for n in names if (q := f.questions.get(n)))
 
 
 def report(
@@ -60,22 +80,30 @@ def report(
     datetimes are instants (naive ones are UTC). Only committed submissions are read.
     """
     project = access.require(actor, "evaluation.read", project_id)
+    sees_sensitive = disclosures.SEES_SENSITIVE in access.project_verbs(actor, project_id)
     start, end = _bounds(from_, to)
     published = _published(project_id)
     by_form = {p.xml_form_id: p for p in published}
     ordered: list[Indicator] = []
     indicator_forms: dict[str, str] = {}
+    withheld = 0
     for form in published:
         for indicator in form.indicators:
-            if indicator.name not in indicator_forms:  # names are unique; an old clash is skipped
-                ordered.append(indicator)
-                indicator_forms[indicator.name] = form.xml_form_id
+            if indicator.name in indicator_forms:  # names are unique; an old clash is skipped
+                continue
+            indicator_forms[indicator.name] = form.xml_form_id
+            if _for_managers(indicator, by_form, form.xml_form_id):
+                if not sees_sensitive:
+                    withheld += 1
+                    continue
+                indicator = dataclasses.replace(indicator, restricted=True)
+            ordered.append(indicator)
     needed = _needed_questions(ordered, indicator_forms, by_form)
     queries = {
         form_id: _query(by_form[form_id].id, names, start, end) for form_id, names in needed.items()
     }
     records = _fetch_all(queries)
-    return compute.build(
+    built = compute.build(
         ordered,
         records,
         indicator_forms,
@@ -83,6 +111,7 @@ def report(
         min_cell=project.min_cell,
         lang=lang,
     )
+    return dataclasses.replace(built, withheld=withheld)
 
 
 def _bounds(
@@ -109,19 +138,22 @@ def _instant(value: date | datetime) -> datetime:
 def _published(project_id: int) -> list[_Published]:
     """The project's published forms, oldest first, so the report follows the forms' order."""
     rows = db.session.execute(
-        select(Form.id, Form.xml_form_id, FormDef)
+        select(Form, FormDef)
         .join(FormDef, FormDef.id == Form.current_def_id)
         .where(Form.project_id == project_id, Form.deleted_at.is_(None))
         .order_by(Form.id)
     ).all()
     return [
         _Published(
-            form_id,
-            xml_form_id,
-            questions(form_fields.of(definition)),
+            form.id,
+            form.xml_form_id,
+            questions(
+                form_fields.of(definition),
+                disclosures.for_form(form, sees_sensitive=False).hides_question,
+            ),
             tuple(Indicator.from_dict(d) for d in definition.indicators or ()),
         )
-        for form_id, xml_form_id, definition in rows
+        for form, definition in rows
     ]
 
 

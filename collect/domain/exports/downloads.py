@@ -24,6 +24,7 @@ from sqlalchemy import (
 from collect.domain import forms
 from collect.domain.exports import csv_table, tables, xlsx_book, zip_archive
 from collect.domain.exports.plan import Options, Plan, Tuning
+from collect.domain.forms import disclosures
 from collect.domain.forms import fields as form_fields
 from collect.domain.people import access, audits
 from collect.domain.submissions import records
@@ -101,11 +102,14 @@ def _prepare(
 ) -> Plan:
     form = forms.get(actor, project_id, xml_form_id)
     access.require(actor, "submission.read", project_id)
-    if options.sensitive and "submission.sensitive" not in access.project_verbs(actor, project_id):
+    rule = disclosures.of(actor, form)
+    if options.sensitive and not rule.sees_sensitive:
         raise Forbidden(
             "Only project managers may export sensitive questions (sensitive=include); "
             "leave the option out to export everything else."
         )
+    # Nobody gets sensitive answers without asking: a file passed on should not carry them.
+    shown = rule if options.sensitive else rule.without_sensitive()
     defs = forms.published(form)
     if not defs:
         raise NotFound("The form is not published yet, so it has no submissions to export.")
@@ -126,27 +130,17 @@ def _prepare(
             group_paths=options.group_paths,
             split_select_multiples=options.split_select_multiples,
             language=language,
-            include_sensitive=options.sensitive,
             root_only=root_only,
         ),
-    )
-    where = _where(options)
-    every = [f for version in versions for f in version]
-    sensitive = {f.path for f in every if f.sensitive}
-    binaries = frozenset(f.path for f in every if f.type == "binary")
-    withheld_binaries = frozenset(
-        path
-        for path in binaries
-        if not options.sensitive and any(path == s or path.startswith(s + "/") for s in sensitive)
+        shown,
     )
     plan = Plan(
         form_id=form.id,
         layout=layout,
-        where=where,
+        where=_where(options),
         versions={d.id: d.version for d in defs},
         options=options,
-        binary_paths=binaries,
-        withheld_binaries=withheld_binaries,
+        shown=shown,
     )
     audits.log(
         actor,

@@ -10,6 +10,7 @@ from sqlalchemy import (
 )
 
 from collect.domain.exports.tables import Layout, Row
+from collect.domain.forms.disclosure import Disclosure
 from collect.domain.submissions import records
 
 
@@ -46,8 +47,7 @@ class Plan:
     where: list[ColumnElement[bool]]
     versions: dict[int, str]  # form_def_id -> version string
     options: Options
-    binary_paths: frozenset[str]  # every binary question, by path, of every version
-    withheld_binaries: frozenset[str]  # binary questions left out as sensitive
+    shown: Disclosure  # what the export may hold of the answers (and so of the files)
 
 
 def rows(plan: Plan, batch: int) -> Iterator[tuple[int, Row]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from collect.domain.forms.disclosure import INSTANCE_NAME, Disclosure
 from collect.domain.forms.xform import Choice, Field
 from collect.errors import BadRequest
 
@@ -88,7 +89,7 @@ def merge_versions(versions: Sequence[Sequence[Field]]) -> list[Field]:
 
 
 def current_fields(versions: Sequence[Sequence[Field]]) -> list[Field]:
-    """The newest version's fields, with choices and sensitivity learnt from every version."""
+    """The newest version's fields, with the choices of every version."""
     return _enrich(list(versions[-1]), versions) if versions else []
 
 
@@ -119,13 +120,11 @@ def _within(path: str, parent: str) -> bool:
 
 
 def _enrich(fields: list[Field], versions: Sequence[Sequence[Field]]) -> list[Field]:
-    """Union the choices of a select across versions; sensitive in one version is sensitive."""
+    """Union the choices of a select across versions (what is hidden is the rule's, in
+    domain/forms/disclosure.py, which reads every version too)."""
     choices: dict[str, list[Choice]] = {}
-    sensitive: set[str] = set()
     for version in reversed(versions):
         for f in version:
-            if f.sensitive:
-                sensitive.add(f.path)
             if f.choices:
                 known = choices.setdefault(f.path, [])
                 names = {c.name for c in known}
@@ -133,8 +132,8 @@ def _enrich(fields: list[Field], versions: Sequence[Sequence[Field]]) -> list[Fi
     out = []
     for f in fields:
         merged = tuple(choices.get(f.path, f.choices))
-        if merged != f.choices or (f.path in sensitive and not f.sensitive):
-            f = dataclasses.replace(f, choices=merged, sensitive=f.path in sensitive)
+        if merged != f.choices:
+            f = dataclasses.replace(f, choices=merged)
         out.append(f)
     return out
 
@@ -177,7 +176,7 @@ class Table:
     repeat: str | None  # repeat path; None for the root
     step: str  # from the parent row's key to this one's: "group/repeat"
     columns: list[Column] = field(default_factory=list)
-    withheld: list[str] = field(default_factory=list)  # columns left out as sensitive
+    withheld: list[str] = field(default_factory=list)  # columns the reader may not see
     children: list[int] = field(default_factory=list)  # tables of repeats directly inside
     plan: list[tuple[int, Any]] = field(default_factory=list)
 
@@ -219,7 +218,7 @@ class Layout:
     """Every table of an export and how to fill them from a submission's values."""
 
     tables: list[Table]
-    withheld_tables: list[str]  # repeat tables left out entirely as sensitive
+    withheld_tables: list[str]  # repeat tables the reader may not see at all
     fillers: list[Filler] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -333,17 +332,23 @@ def _text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Options:
-    """What shapes the tables: Central's options plus labels and sensitive columns."""
+    """What shapes the tables: Central's options plus labels."""
 
     group_paths: bool = True
     split_select_multiples: bool = False
     language: str | None = None  # a resolved form language; None keeps choice names
-    include_sensitive: bool = False
     root_only: bool = False
 
 
-def layout(xml_form_id: str, fields: Sequence[Field], options: Options) -> Layout:
-    """Lay out the tables of an export of `fields` (in depth-first order)."""
+# How the note names a withheld instanceName: no question of its own is marked sensitive.
+INSTANCE_NAME_NOTE = " (the submission's name, which may hold sensitive answers)"
+
+
+def layout(
+    xml_form_id: str, fields: Sequence[Field], options: Options, shown: Disclosure
+) -> Layout:
+    """Lay out the tables of an export of `fields` (in depth-first order), leaving out the
+    columns and tables that `shown` hides."""
     lang = options.language
     base = safe_filename(xml_form_id)
     root = Table(name=base, repeat=None, step="")
@@ -352,13 +357,7 @@ def layout(xml_form_id: str, fields: Sequence[Field], options: Options) -> Layou
     by_repeat: dict[str | None, Table] = {None: root}
     withheld_tables: list[Table] = []
     repeat_names: list[tuple[Table, str]] = []
-    sensitive = [f.path for f in fields if f.sensitive]
-
-    def hidden(path: str) -> bool:
-        return not options.include_sensitive and any(
-            path == s or path.startswith(s + "/") for s in sensitive
-        )
-
+    hidden = shown.hides
     for f in fields:
         if f.type == "repeat":
             if options.root_only:
@@ -385,7 +384,8 @@ def layout(xml_form_id: str, fields: Sequence[Field], options: Options) -> Layou
         label = f.labels.get(lang, f.labels.get("default", "")) if lang else ""
         columns = _columns(f, name, label, options)
         if hidden(f.path):
-            table.withheld.extend(c.name for c in columns)
+            note = INSTANCE_NAME_NOTE if f.path == INSTANCE_NAME else ""
+            table.withheld.extend(c.name + note for c in columns)
             continue
         table.columns.extend(columns)
         table.plan.append(_step(f, lang, options))

@@ -6,7 +6,6 @@ import contextlib
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -96,8 +95,8 @@ def _note(layout: Layout) -> str:
 
 
 def _media(plan: Plan, archive: zipfile.ZipFile, sink: Sink, tuning: Tuning) -> Iterator[bytes]:
-    """The files of the exported versions under media/, but none only sensitive answers name."""
-    withheld = bool(plan.withheld_binaries)
+    """The files of the exported versions under media/, but none only hidden answers name."""
+    withheld = plan.shown.withholds_files
     data = cast(SubmissionDef.data, Text) if withheld else null()
     stmt = (
         select(SubmissionAttachment.name, SubmissionDef.id, Blob, data)
@@ -114,14 +113,15 @@ def _media(plan: Plan, archive: zipfile.ZipFile, sink: Sink, tuning: Tuning) -> 
         .execution_options(yield_per=tuning.batch)
     )
     seen: dict[str, str] = {}
-    hidden: tuple[int, set[str]] = (0, set())
+    hidden: tuple[int, frozenset[str]] = (0, frozenset())
     result = db.session.execute(stmt)
     try:
         for name, def_id, blob, values in result:
             sha256 = blob.sha256
             if withheld:
                 if hidden[0] != def_id:
-                    hidden = (def_id, _hidden_files(plan, orjson.loads(values) if values else {}))
+                    files = plan.shown.hidden_files(orjson.loads(values) if values else {})
+                    hidden = (def_id, files)
                 if name in hidden[1]:
                     continue
             target = name
@@ -141,21 +141,3 @@ def _media(plan: Plan, archive: zipfile.ZipFile, sink: Sink, tuning: Tuning) -> 
             db.session.expunge(blob)  # keep the session small over many files
     finally:
         result.close()
-
-
-def _hidden_files(plan: Plan, values: dict[str, Any]) -> set[str]:
-    """Files a version names only in withheld (sensitive) binary questions."""
-    hidden: set[str] = set()
-    shown: set[str] = set()
-
-    def visit(node: dict[str, Any]) -> None:
-        for path, value in node.items():
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, dict):
-                        visit(item)
-            elif path in plan.binary_paths and isinstance(value, str) and value.strip():
-                (hidden if path in plan.withheld_binaries else shown).add(value.strip())
-
-    visit(values)
-    return hidden - shown

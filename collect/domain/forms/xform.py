@@ -133,6 +133,9 @@ class XForm:
     media: tuple[str, ...]  # file names the form refers to (jr://images/x.png, CSV itemsets)
     public_key: str | None
     submission_url: str | None
+    # Each bind's calculate expression by the node's path, as written (e.g. meta/instanceName's
+    # "concat( /data/observer_code , ' ', /data/region )"): what a computed value is made of.
+    calculates: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_xform(data: bytes) -> XForm:
@@ -179,6 +182,11 @@ def read_xform(data: bytes) -> XForm:
         media=tuple(media),
         public_key=submission.get("base64RsaPublicKey") if submission is not None else None,
         submission_url=submission.get("action") if submission is not None else None,
+        calculates={
+            path: bind.get("calculate") or ""
+            for path, bind in binds.items()
+            if bind.get("calculate") is not None
+        },
     )
 
 

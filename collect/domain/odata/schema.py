@@ -9,6 +9,7 @@ from typing import Any
 
 from lxml import etree
 
+from collect.domain.forms.disclosure import Disclosure
 from collect.domain.forms.xform import Field
 
 SUBMISSIONS = "Submissions"
@@ -91,15 +92,15 @@ def identifier(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", prefixed)
 
 
-def build(xml_form_id: str, fields: Sequence[Field]) -> Schema:
-    """Arrange a version's fields (depth-first) as the feed's tables, leaving sensitive ones out."""
+def build(xml_form_id: str, fields: Sequence[Field], shown: Disclosure) -> Schema:
+    """Arrange a version's fields (depth-first) as the feed's tables, leaving out what `shown`
+    hides: those are then unknown to $metadata, $select and the rows alike."""
     root = Node(SUBMISSIONS, "", "root", table=SUBMISSIONS)
     nodes = {"": root}
     built = Schema(xml_form_id, root, {SUBMISSIONS: root}, {}, [])
-    sensitive = [f.path for f in fields if f.sensitive]
     for f in fields:
         parent = nodes.get(f.path.rsplit("/", 1)[0])
-        if parent is None or any(f.path == s or f.path.startswith(s + "/") for s in sensitive):
+        if parent is None or shown.hides(f.path):
             continue
         container = parent if parent.is_table else parent.container
         assert container is not None

@@ -10,9 +10,9 @@ row links to its repeat rows with `{repeat}@odata.navigationLink`, or holds them
 
 Rows are shaped from the values stored at receipt (`SubmissionDef.data`, read by
 `submissions.records`), straight from a database cursor to JSON chunks, so a feed of any size
-leaves memory flat. Questions the form marks sensitive are left out of the feed altogether,
-$metadata included: a BI dataset is refreshed unattended and shared widely, and the exports,
-where a manager asks for them by name, are the place for personal data.
+leaves memory flat. Sensitive answers (domain/forms/disclosure.py) are left out of the feed
+altogether, for everyone, $metadata included: a BI dataset is refreshed unattended and shared
+widely, and the exports, where a manager asks for them by name, are the place for personal data.
 
 The functions that take a `Schema` are pure; `service`, `metadata` and `feed` check access and
 read the database. Everything a request can get wrong is raised before the first byte streams,
@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from collect.domain import forms
 from collect.domain.exports import tables
+from collect.domain.forms import disclosures
 from collect.domain.forms import fields as form_fields
 from collect.domain.odata import schema
 from collect.domain.odata.query import Query, selection, skiptoken
@@ -78,7 +79,10 @@ def _load(actor: Actor, project_id: int, xml_form_id: str) -> _Form:
     if not defs:
         raise NotFound("The form is not published yet, so it has no OData feed.")
     fields = tables.current_fields([form_fields.of(d) for d in defs])
-    return _Form(form.id, schema.build(form.xml_form_id, fields), {d.id: d.version for d in defs})
+    shown = disclosures.for_form(form, sees_sensitive=False)
+    return _Form(
+        form.id, schema.build(form.xml_form_id, fields, shown), {d.id: d.version for d in defs}
+    )
 
 
 def service(actor: Actor, project_id: int, xml_form_id: str, urls: Urls) -> dict[str, Any]:

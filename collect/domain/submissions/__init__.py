@@ -18,6 +18,7 @@ from collect.domain.submissions.devices import (
 )
 from collect.domain.submissions.read import (
     Summary,
+    Version,
     attachment,
     attachments,
     get,
@@ -35,6 +36,7 @@ __all__ = [
     "Offered",
     "Received",
     "Summary",
+    "Version",
     "add_comment",
     "add_file",
     "attachment",

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import aliased, defer
 
 from collect.domain import forms
+from collect.domain.forms import disclosures
+from collect.domain.forms.disclosure import Disclosure
 from collect.domain.people import access
-from collect.errors import NotFound
+from collect.errors import Forbidden, NotFound
 from collect.storage.db import db
 from collect.storage.models import (
     Actor,
     Blob,
     Form,
-    FormField,
     Submission,
     SubmissionAttachment,
     SubmissionDef,
@@ -32,13 +34,34 @@ def form_for(actor: Actor, project_id: int, xml_form_id: str, verb: str) -> Form
 
 @dataclass(frozen=True)
 class Summary:
-    """A submission as the API lists it: its current version and who sent them."""
+    """A submission as the API lists it: its current version and who sent them, with what
+    the reader may see of its answers."""
 
     submission: Submission
     current: SubmissionDef
     user_agent: str | None  # the first version's, as Central reports it
     submitter: Actor | None
     current_submitter: Actor | None
+    shown: Disclosure
+
+    @property
+    def instance_name(self) -> str | None:
+        """The current version's instanceName, unless it is kept from the reader."""
+        return self.shown.instance_name_of(self.current.instance_name)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The current version's answers the reader may see."""
+        return self.shown.values(self.current.data or {})
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a submission, who sent it, and its instanceName as the reader sees it."""
+
+    definition: SubmissionDef
+    submitter: Actor | None
+    instance_name: str | None
 
 
 def listed(
@@ -76,13 +99,14 @@ def listed(
     )
     if top is not None:
         stmt = stmt.limit(top)
-    return [Summary(*row) for row in db.session.execute(stmt)], total
+    shown = disclosures.of(actor, form)
+    return [Summary(*row, shown) for row in db.session.execute(stmt)], total
 
 
 def get(actor: Actor, project_id: int, xml_form_id: str, instance_id: str) -> Summary:
     """One live submission, by the instanceID it was first sent with."""
     form = form_for(actor, project_id, xml_form_id, "submission.read")
-    return summary(submission_of(form, instance_id))
+    return summary(actor, form, submission_of(form, instance_id))
 
 
 def _summaries() -> Select[Submission, SubmissionDef, str | None, Actor, Actor]:
@@ -110,9 +134,10 @@ def _summaries() -> Select[Submission, SubmissionDef, str | None, Actor, Actor]:
     )
 
 
-def summary(submission: Submission) -> Summary:
+def summary(actor: Actor, form: Form, submission: Submission) -> Summary:
+    """One submission of `form` as `actor` may see it."""
     row = db.session.execute(_summaries().where(Submission.id == submission.id)).one()
-    return Summary(*row)
+    return Summary(*row, disclosures.of(actor, form))
 
 
 def submission_of(form: Form, instance_id: str) -> Submission:
@@ -132,14 +157,13 @@ def current_version(submission: Submission) -> SubmissionDef:
     return next(d for d in reversed(submission.defs) if d.current)
 
 
-def versions(
-    actor: Actor, project_id: int, xml_form_id: str, instance_id: str
-) -> list[tuple[SubmissionDef, Actor | None]]:
+def versions(actor: Actor, project_id: int, xml_form_id: str, instance_id: str) -> list[Version]:
     """Every version of a submission (edits) with who sent it, newest first."""
     form = form_for(actor, project_id, xml_form_id, "submission.read")
     submission = submission_of(form, instance_id)
+    shown = disclosures.of(actor, form)
     return [
-        (version, submitter)
+        Version(version, submitter, shown.instance_name_of(version.instance_name))
         for version, submitter in db.session.execute(
             select(SubmissionDef, Actor)
             .outerjoin(Actor, Actor.id == SubmissionDef.submitter_id)
@@ -153,37 +177,35 @@ def versions(
 def attachments(
     actor: Actor, project_id: int, xml_form_id: str, instance_id: str
 ) -> list[SubmissionAttachment]:
-    """The files the current version refers to; `blob_id` is None for those not arrived."""
+    """The files the current version refers to, but those only hidden answers name; `blob_id`
+    is None for those not arrived."""
     form = form_for(actor, project_id, xml_form_id, "submission.read")
-    return list(current_version(submission_of(form, instance_id)).attachments)
+    version = current_version(submission_of(form, instance_id))
+    hidden = disclosures.of(actor, form).hidden_files(version.data or {})
+    return [a for a in version.attachments if a.name not in hidden]
 
 
 def raw(actor: Actor, project_id: int, xml_form_id: str, instance_id: str) -> SubmissionDef:
-    """The current version, for its XML and files; needs the right to see personal data when
-    the form marks questions as sensitive."""
+    """The current version, for its XML as received: only for readers from whom nothing of
+    the form's answers is kept, since the XML holds every answer."""
     form = form_for(actor, project_id, xml_form_id, "submission.read")
-    version = current_version(submission_of(form, instance_id))
-    if _has_sensitive(version.form_def_id):
-        access.require(actor, "submission.sensitive", project_id)
-    return version
+    if disclosures.of(actor, form).withholds:
+        raise Forbidden(
+            "This form has sensitive questions (personal data), so the XML of its submissions "
+            "is for project managers only; the submission's JSON, the exports and the OData "
+            "feed leave those answers out."
+        )
+    return current_version(submission_of(form, instance_id))
 
 
 def attachment(
     actor: Actor, project_id: int, xml_form_id: str, instance_id: str, name: str
 ) -> Blob:
-    """One file of a submission's current version."""
-    version = raw(actor, project_id, xml_form_id, instance_id)
-    found = next((a for a in version.attachments if a.name == name), None)
+    """One file of a submission's current version, unless only hidden answers name it."""
+    found = next(
+        (a for a in attachments(actor, project_id, xml_form_id, instance_id) if a.name == name),
+        None,
+    )
     if found is None or found.blob is None:
         raise NotFound(f"The submission has no file named '{name}' on the server.")
     return found.blob
-
-
-def _has_sensitive(form_def_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(FormField.form_def_id == form_def_id, FormField.sensitive.is_(True))
-            )
-        )
-    )

@@ -164,7 +164,7 @@ def create(
     _store(_form_target(form, meta), root, meta, xml, [], origin, at_once=False)
     audits.log(actor, "submission.create", f"form:{form.id}", instanceId=meta.instance_id)
     db.session.commit()
-    return read.summary(read.submission_of(form, meta.instance_id))
+    return read.summary(actor, form, read.submission_of(form, meta.instance_id))
 
 
 def edit(
@@ -202,7 +202,7 @@ def edit(
         newInstanceId=meta.instance_id,
     )
     db.session.commit()
-    return read.summary(read.submission_of(form, instance_id))
+    return read.summary(actor, form, read.submission_of(form, instance_id))
 
 
 def add_file(

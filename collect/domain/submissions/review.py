@@ -47,7 +47,7 @@ def review(
         reviewState=state,
     )
     db.session.commit()
-    return read.summary(submission)
+    return read.summary(actor, form, submission)
 
 
 def comments(actor: Actor, project_id: int, xml_form_id: str, instance_id: str) -> list[Comment]:

@@ -73,6 +73,7 @@ class EvaluationPage:
     until: date | None
     lang: str | None
     min_cell: int
+    withheld: int  # indicators for project managers only, left out for this reader
 
     def can(self, verb: str) -> bool:
         return verb in self.verbs
@@ -112,6 +113,7 @@ def page(
         until=until,
         lang=lang,
         min_cell=report.min_cell,
+        withheld=report.withheld,
     )
 
 

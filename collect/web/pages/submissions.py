@@ -1,7 +1,7 @@
 """What the submission pages show: a form's submissions as a labelled table, and one in full.
 
-Labels come in the language the reader picks; questions marked sensitive are shown only to
-those allowed to see personal data (managers), as in the exports.
+Labels come in the language the reader picks; what the reader may see of the answers is the
+domain's one rule (domain/forms/disclosure.py), as in the JSON API, the exports and OData.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 from collect.domain import forms, submissions
 from collect.domain.evaluation.indicators import pick_label
+from collect.domain.forms import disclosures
+from collect.domain.forms.disclosure import Disclosure
 from collect.domain.people import access, projects
 from collect.errors import BadRequest
 from collect.storage.models import (
@@ -51,6 +53,7 @@ class Cell:
 class Line:
     submission: Submission
     version: SubmissionDef
+    instance_name: str | None  # as the reader may see it
     submitter: str
     cells: list[Cell]
 
@@ -102,12 +105,13 @@ class DetailPage:
     lang: str | None
     submission: Submission
     version: SubmissionDef
+    instance_name: str | None  # as the reader may see it
     answers: list[Answer]
-    versions: list[tuple[SubmissionDef, Actor | None]]
+    versions: list[submissions.Version]
     submitter: str
     attachments: list[tuple[str, bool, bool]]  # name, arrived, is an image
     comments: list[Comment]
-    withheld: bool  # sensitive answers were left out
+    withheld: bool  # the form has answers kept from this reader
 
     def can(self, verb: str) -> bool:
         return verb in self.verbs
@@ -140,19 +144,19 @@ def _day(text: str | None) -> date | None:
         raise BadRequest(f"'{text}' is not a date: pick one, such as 2026-03-31.") from None
 
 
-def _visible_fields(form: Form, verbs: frozenset[str]) -> list[FormField]:
-    shown = form.current_def or form.draft_def
-    if shown is None:
+def _visible_fields(form: Form, shown: Disclosure) -> list[FormField]:
+    """The questions the table shows: answered on the form, not hidden from this reader."""
+    definition = form.current_def or form.draft_def
+    if definition is None:
         return []
-    sensitive_ok = "submission.sensitive" in verbs
     return [
         f
-        for f in shown.fields
+        for f in definition.fields
         if f.type not in ("structure", "repeat")
         and not f.path.startswith("/meta/")
         and f.control is not None
         and f.control != "trigger"
-        and (sensitive_ok or not f.sensitive)
+        and not shown.hides(f.path)
     ]
 
 
@@ -160,14 +164,7 @@ def _label(f: FormField, lang: str | None) -> str:
     return pick_label(f.labels, lang) or f.name
 
 
-def _files_visible(form: Form, verbs: frozenset[str]) -> bool:
-    """Files of a form with personal data are for those who may see personal data."""
-    shown = form.current_def or form.draft_def
-    has_sensitive = shown is not None and any(f.sensitive for f in shown.fields)
-    return "submission.sensitive" in verbs or not has_sensitive
-
-
-def _text(f: FormField, value: Any, lang: str | None, files_ok: bool) -> Cell:
+def _text(f: FormField, value: Any, lang: str | None) -> Cell:
     if value is None or value == "":
         return Cell("")
     text = str(value)
@@ -176,8 +173,9 @@ def _text(f: FormField, value: Any, lang: str | None, files_ok: bool) -> Cell:
         labels = {c["name"]: pick_label(c["labels"], lang) or c["name"] for c in f.choices}
         return Cell(", ".join(labels.get(n, n) for n in names))
     if f.type == "binary":
+        # A file a shown question names is never one only hidden answers name: shown too.
         is_image = text.lower().endswith((".jpg", ".jpeg", ".png", ".gif", ".webp"))
-        return Cell(text, image=text if is_image and files_ok else None)
+        return Cell(text, image=text if is_image else None)
     return Cell(text)
 
 
@@ -201,28 +199,28 @@ def table_page(actor: Actor, project_id: int, xml_form_id: str, filters: Filters
         ),
         review_state=filters.review,
     )
-    fields = _visible_fields(form, verbs)
-    files_ok = _files_visible(form, verbs)
+    shown = disclosures.of(actor, form)
+    fields = _visible_fields(form, shown)
     columns = [Column(f.path, _label(f, filters.lang), f) for f in fields if f.repeat is None]
-    lines = [
-        Line(
-            row.submission,
-            row.current,
-            row.submitter.display_name if row.submitter else "",
-            [
-                _text(c.field, (row.current.data or {}).get(c.path), filters.lang, files_ok)
-                for c in columns
-            ],
+    lines = []
+    for row in rows:
+        values = row.values
+        lines.append(
+            Line(
+                row.submission,
+                row.current,
+                row.instance_name,
+                row.submitter.display_name if row.submitter else "",
+                [_text(c.field, values.get(c.path), filters.lang) for c in columns],
+            )
         )
-        for row in rows
-    ]
-    shown = form.current_def or form.draft_def
+    definition = form.current_def or form.draft_def
     return TablePage(
         project=project,
         form=form,
-        name=(shown.name if shown and shown.name else form.xml_form_id),
+        name=(definition.name if definition and definition.name else form.xml_form_id),
         verbs=verbs,
-        languages=list(shown.languages) if shown else [],
+        languages=list(definition.languages) if definition else [],
         columns=columns,
         lines=lines,
         total=total,
@@ -232,11 +230,7 @@ def table_page(actor: Actor, project_id: int, xml_form_id: str, filters: Filters
 
 
 def _answers(
-    fields: list[FormField],
-    values: dict[str, Any],
-    repeat: str | None,
-    lang: str | None,
-    files_ok: bool,
+    fields: list[FormField], values: dict[str, Any], repeat: str | None, lang: str | None
 ) -> list[Answer]:
     out: list[Answer] = []
     by_path = {f.path: f for f in fields}
@@ -245,10 +239,10 @@ def _answers(
             if _parent(f.path, by_path) != repeat:
                 continue
             instances = values.get(f.path) or []
-            group = [_answers(fields, item, f.path, lang, files_ok) for item in instances]
+            group = [_answers(fields, item, f.path, lang) for item in instances]
             out.append(Answer(_label(f, lang), group=group))
         elif f.type != "structure" and f.repeat == repeat and f.path in values:
-            cell = _text(f, values.get(f.path), lang, files_ok)
+            cell = _text(f, values.get(f.path), lang)
             out.append(Answer(_label(f, lang), cell=cell))
     return out
 
@@ -273,11 +267,11 @@ def detail_page(
     verbs = access.project_verbs(actor, project_id)
     summary = submissions.get(actor, project_id, xml_form_id, instance_id)
     submission, version = summary.submission, summary.current
-    shown = form.current_def or form.draft_def
-    all_fields = [f for f in (shown.fields if shown else []) if not f.path.startswith("/meta")]
-    sensitive_ok = "submission.sensitive" in verbs
-    visible = [f for f in all_fields if sensitive_ok or not f.sensitive]
-    withheld = len(visible) != len(all_fields)
+    definition = form.current_def or form.draft_def
+    fields = [
+        f for f in (definition.fields if definition else []) if not f.path.startswith("/meta")
+    ]
+    visible = [f for f in fields if not summary.shown.hides(f.path)]
     images = (".jpg", ".jpeg", ".png", ".gif", ".webp")
     attachments = [
         (a.name, a.blob_id is not None, a.name.lower().endswith(images))
@@ -286,16 +280,17 @@ def detail_page(
     return DetailPage(
         project=project,
         form=form,
-        name=(shown.name if shown and shown.name else form.xml_form_id),
+        name=(definition.name if definition and definition.name else form.xml_form_id),
         verbs=verbs,
-        languages=list(shown.languages) if shown else [],
+        languages=list(definition.languages) if definition else [],
         lang=lang,
         submission=submission,
         version=version,
-        answers=_answers(visible, dict(version.data or {}), None, lang, not withheld),
+        instance_name=summary.instance_name,
+        answers=_answers(visible, summary.values, None, lang),
         versions=submissions.versions(actor, project_id, xml_form_id, instance_id),
         submitter=summary.submitter.display_name if summary.submitter else "",
-        attachments=[] if withheld else attachments,
+        attachments=attachments,
         comments=submissions.comments(actor, project_id, xml_form_id, instance_id),
-        withheld=withheld,
+        withheld=summary.shown.withholds,
     )
