@@ -82,6 +82,7 @@ ANSWERING_WRITES: dict[tuple[str, str], Callable[[World], Request]] = {
 OTHER_WRITES = {
     ("api.create_session", "POST"): "a session token",
     ("api.delete_session", "DELETE"): "success",
+    ("api.delete_current_session", "DELETE"): "success",
     ("api.create_user", "POST"): "the new user",
     ("api.create_project", "POST"): "the project",
     ("api.update_project", "PATCH"): "the project",
