@@ -41,7 +41,7 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 
 from collect.domain import access, audits, forms, tables, xlsx_stream
 from collect.domain.tables import Layout, Row, SubmissionInfo
-from collect.errors import BadRequest, Forbidden, NotFound
+from collect.errors import BadRequest, BlobMissing, Forbidden, NotFound
 from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import (
@@ -65,6 +65,7 @@ ZIP = "application/zip"
 CSV = "text/csv; charset=utf-8"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOTE_NAME = "withheld-columns.txt"
+MISSING_NAME = "media/missing-files.txt"
 XLSX_MAX_ROWS = 1_048_576
 
 
@@ -758,6 +759,7 @@ def _media(plan: _Plan, archive: zipfile.ZipFile, sink: _Sink, tuning: Tuning) -
         .execution_options(yield_per=tuning.batch)
     )
     seen: dict[str, str] = {}
+    lost: list[str] = []
     hidden: tuple[int, set[str]] = (0, set())
     result = db.session.execute(stmt)
     try:
@@ -777,14 +779,37 @@ def _media(plan: _Plan, archive: zipfile.ZipFile, sink: _Sink, tuning: Tuning) -
                 while (target := f"{stem}~{n}{dot}{suffix}" if dot else f"{name}~{n}") in seen:
                     n += 1
             seen[target] = sha256
-            with archive.open(f"media/{tables.safe_filename(target)}", "w") as entry:
-                for block in blobs.stream(blob):
+            # Opened before its entry: a file the store has lost is left out and listed, and
+            # the rest of the archive still arrives whole.
+            try:
+                opened = blobs.open(blob)
+            except BlobMissing:
+                lost.append(target)
+                continue
+            with opened, archive.open(f"media/{tables.safe_filename(target)}", "w") as entry:
+                for block in opened:
                     entry.write(block)
                     if sink.size >= tuning.chunk:
                         yield sink.take()
             db.session.expunge(blob)  # keep the session small over many files
     finally:
         result.close()
+    if lost:
+        archive.writestr(MISSING_NAME, _missing_note(lost).encode("utf-8"))
+
+
+def _missing_note(lost: list[str]) -> str:
+    lines = [
+        "Files missing from this export",
+        "",
+        "The server has a record of these files but their bytes are missing from its file",
+        "store, so they could not be exported. An administrator can check the store with",
+        "`collect blobs check`.",
+        "",
+        *lost,
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _hidden_files(plan: _Plan, values: dict[str, Any]) -> set[str]:

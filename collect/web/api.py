@@ -13,7 +13,7 @@ from collect.storage import blobs
 from collect.storage.models import FormDef
 from collect.web import schemas
 from collect.web.auth import current_actor
-from collect.web.responses import base_url, error_json
+from collect.web.responses import base_url, blob_redirect, error_json
 
 bp = Blueprint("api", __name__)
 Json = tuple[Any, int] | Any
@@ -396,4 +396,6 @@ def get_attachment(pid: int, xml_form_id: str, name: str) -> Response:
     attachment = next((a for a in definition.attachments if a.name == name), None)
     if attachment is None or attachment.blob is None:
         raise NotFound(f"The form has no uploaded file named '{name}'.")
-    return Response(blobs.stream(attachment.blob), mimetype=attachment.blob.content_type)
+    if moved := blob_redirect(attachment.blob, name):
+        return moved
+    return Response(blobs.open(attachment.blob), mimetype=attachment.blob.content_type)
