@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, select
@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from collect.errors import BlobMissing
-from collect.storage.blobs.base import CHUNK, ChecksumMismatch, Opened, Store, Written
+from collect.storage.blobs.base import CHUNK, ChecksumMismatch, Opened, Readable, Store, Written
 from collect.storage.blobs.directory import DirectoryStore
 from collect.storage.db import db
 from collect.storage.models import Blob, utcnow
@@ -152,7 +152,7 @@ def write(data: bytes) -> Written:
     return store().write(data)
 
 
-def write_file(source: IO[bytes]) -> Written:
+def write_file(source: Readable) -> Written:
     """`write` for a file object: hashed and copied in chunks, so memory stays flat."""
     return store().write_file(source)
 
