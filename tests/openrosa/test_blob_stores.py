@@ -26,7 +26,9 @@ from collect.storage.db import db
 from collect.storage.models import Blob
 from tests.helpers import Api
 from tests.openrosa import samples
-from tests.openrosa.collect_device import CollectDevice, Instance
+from tests.openrosa.collect_device import CollectDevice, Instance, flask_transport
+from tests.openrosa.conftest import stored
+from tests.pgcluster import _free_port
 from tests.seaweed import S3Server
 from tests.storage.conftest import STORES, on_store
 from tests.storage.test_stores import corrupt, remove
@@ -195,6 +197,36 @@ def test_downloads_may_redirect_to_a_short_lived_s3_url(
         assert answer.read() == PHOTO
         assert answer.headers["Content-Disposition"] == "attachment; filename*=UTF-8''house.jpg"
         assert answer.headers["Content-Type"] == "image/jpeg"
+
+
+def test_a_submission_while_s3_is_unreachable_is_a_503_and_stored_once_later(
+    app: Flask,
+    app_config: dict[str, Any],
+    variant: Any,
+    household: str,
+    phone: Any,
+    client: Any,
+) -> None:
+    if app_config["BLOB_STORE"] == "dir":
+        pytest.skip("the directory store has no server to lose")
+    device: CollectDevice = phone(household)
+    instance_id = samples.new_id()
+    instance = Instance(
+        samples.household(photo="house.jpg", instance_id=instance_id), [("house.jpg", PHOTO)]
+    )
+    cut_off = variant(BLOB_S3_ENDPOINT_URL=f"http://127.0.0.1:{_free_port()}")
+    offline = CollectDevice(device.server_url, flask_transport(cut_off.test_client()))
+    refused = offline.send(instance)
+    assert not refused.success
+    assert refused.last.status == 503
+    assert "Try again in a few minutes" in (refused.message or "")
+    assert stored(app) == []  # no row without its bytes
+
+    assert device.send(instance).success  # S3 is back: Collect sends the form again
+    [row] = stored(app)
+    assert row["attachments"] == {"house.jpg": hashlib.sha256(PHOTO).hexdigest()}
+    with app.app_context():
+        assert blobs.store().exists(hashlib.sha256(PHOTO).hexdigest())
 
 
 def cli_environment(request: pytest.FixtureRequest, config: dict[str, Any]) -> dict[str, str]:

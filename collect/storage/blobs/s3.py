@@ -30,7 +30,6 @@ from collect.errors import Unavailable
 from collect.storage.blobs.base import (
     CHUNK,
     SMALL,
-    STALE_SECONDS,
     ChecksumMismatch,
     Hasher,
     Opened,
@@ -46,6 +45,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MB = 1 << 20
+# An upload's start time never moves, and a large file sent over a slow link takes a while: a
+# multipart upload is abandoned only when it began a day ago.
+STALE_UPLOAD_SECONDS = 24 * 3600
 log = logging.getLogger("collect.blobs")
 T = TypeVar("T")
 # S3 error codes that mean "no such object" (HEAD answers a bare 404).
@@ -255,7 +257,7 @@ class S3Store(Store):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             raise _unavailable(e) from e
 
-    def sweep(self, older_than: float = STALE_SECONDS) -> int:
+    def sweep(self, older_than: float = STALE_UPLOAD_SECONDS) -> int:
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
         removed = 0
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
