@@ -106,6 +106,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.process = None
+                self._log.close()
                 raise RuntimeError(f"collect serve exited; see {self.data_dir / 'server.log'}")
             if self._answers():
                 return

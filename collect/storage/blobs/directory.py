@@ -141,6 +141,8 @@ class DirectoryStore(Store):
     def sweep(self, older_than: float = STALE_SECONDS) -> int:
         cutoff = time.time() - older_than
         removed = 0
+        if not self.root.is_dir():
+            return 0  # nothing stored yet
         for folder in (self.root, *self._folders()):
             with os.scandir(folder) as entries:
                 for entry in entries:
