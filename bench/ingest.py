@@ -9,8 +9,10 @@ the pre-flight HEAD, which Collect makes once per sending run, is left out of th
 Every submission is checked to be stored, and every photo to be in the blob store.
 
 With `--blob-store s3` the photos go to a throw-away SeaweedFS (tests/seaweed.py) on the same
-machine, set up through the usual AWS_* variables; `--migrate` then times `collect blobs
-migrate` of every photo from the bucket to an empty data directory and back to a new prefix.
+machine, set up through the usual AWS_* variables. With `dir,s3` both servers run at once and
+each concurrency is measured on one and then the other, so both see the same load from the
+machine's other tenants. `--migrate` then times `collect blobs migrate` of every photo from the
+bucket to an empty data directory and back to a new prefix.
 
     .venv/bin/python bench/ingest.py                 # 2000 per run, concurrency 1, 4 and 16
     .venv/bin/python bench/ingest.py -n 500 --databases sqlite --workers 4
@@ -368,12 +370,29 @@ def stored_count(site: Site) -> int:
 
 
 @contextmanager
-def database(name: str, folder: Path) -> Iterator[str]:
+def databases(name: str, folders: list[Path]) -> Iterator[list[str]]:
+    """One empty database per folder: SQLite files, or databases of one PostgreSQL cluster."""
     if name == "sqlite":
-        yield f"sqlite:///{folder / 'collect.db'}"
+        yield [f"sqlite:///{folder / 'collect.db'}" for folder in folders]
         return
     with pgcluster.cluster() as server:
-        yield pgcluster.create_database(server, "collect_bench")
+        yield [pgcluster.create_database(server, f"collect_bench_{i}") for i in range(len(folders))]
+
+
+@dataclass
+class Target:
+    """A server on one database with its blobs in one store, and the form it takes."""
+
+    database: str
+    store: str
+    server: Server
+    site: Site
+    s3: seaweed.S3Server | None
+    bucket: str = ""
+    sent: int = 0
+
+    def storage_cpu(self) -> float:
+        return group_cpu(self.s3.pid) if self.s3 is not None else 0.0
 
 
 def run(
@@ -381,67 +400,81 @@ def run(
     count: int,
     concurrencies: list[int],
     workers: int,
-    s3: seaweed.S3Server | None = None,
+    stores: list[seaweed.S3Server | None],
     migrate: bool = False,
 ) -> list[Result]:
+    """Ingest on database `name`, one server per blob store (None: the directory), all started
+    at once and measured in turn at each concurrency, so that they share the machine's moods."""
     results = []
-    store = "s3" if s3 else "dir"
-    with tempfile.TemporaryDirectory(prefix=f"collect-bench-{name}-") as tmp:
-        folder = Path(tmp)
-        with database(name, folder) as url:
+    with contextlib.ExitStack() as stack:
+        tmp = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix=f"collect-bench-{name}-"))
+        )
+        folders = [tmp / f"store-{i}" for i in range(len(stores))]
+        for folder in folders:
+            folder.mkdir()
+        targets = []
+        for folder, url, s3 in zip(
+            folders, stack.enter_context(databases(name, folders)), stores, strict=True
+        ):
             env: dict[str, str] = {}
+            bucket = ""
             if s3 is not None:
                 bucket = f"s3://{s3.bucket}/ingest-{name}-{uuid.uuid4().hex[:8]}"
                 env = {**s3.environment(), "COLLECT_BLOB_STORE": bucket}
             server = Server(url, folder, workers=workers, env=env)
             server.start()
+            stack.callback(server.stop)
             app = local_app(url, folder)
+            stack.callback(dispose, app)
             if s3 is not None:
                 app.config.update(s3.settings(bucket.split("/", 3)[3]))
-            try:
-                site = set_up(app, samples.xform(FORM_MD))
-                total = 0
-                for concurrency in concurrencies:
-                    bodies = [submission(total + i) for i in range(count)]
-                    assert server.process is not None
-
-                    def storage_cpu() -> float:
-                        return group_cpu(s3.pid) if s3 is not None else 0.0
-
-                    cpu_before = group_cpu(server.process.pid), postgres_cpu(), storage_cpu()
-                    seconds, latencies = post_all(server, site, bodies, concurrency)
-                    server_cpu = group_cpu(server.process.pid) - cpu_before[0]
-                    database_cpu = postgres_cpu() - cpu_before[1]
-                    total += count
-                    if stored_count(site) != total:
-                        raise SystemExit(f"{name}: {stored_count(site)} stored, {total} sent")
-                    result = Result(
-                        name,
-                        store,
-                        concurrency,
-                        count,
-                        seconds,
-                        latencies,
-                        server_cpu,
-                        database_cpu,
-                        storage_cpu() - cpu_before[2],
-                    )
-                    p50, p95 = result.percentile(50), result.percentile(95)
-                    print(
-                        f"{name:<11} {store:<4} c={concurrency:<3} {result.rate:8.1f}/s"
-                        f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
-                        f"  CPU per submission: server {result.cpu_ms:.2f} ms,"
-                        f" PostgreSQL {result.database_ms:.2f} ms,"
-                        f" SeaweedFS {result.storage_ms:.2f} ms",
-                        flush=True,
-                    )
-                    results.append(result)
-                if migrate and s3 is not None:
-                    time_migrations(server, bucket)
-            finally:
-                server.stop()
-                dispose(app)
+            site = set_up(app, samples.xform(FORM_MD))
+            targets.append(Target(name, "s3" if s3 else "dir", server, site, s3, bucket))
+        for concurrency in concurrencies:
+            for target in targets:
+                results.append(measure(target, count, concurrency))
+        if migrate:
+            for target in targets:
+                if target.s3 is not None:
+                    time_migrations(target.server, target.bucket)
     return results
+
+
+def measure(target: Target, count: int, concurrency: int) -> Result:
+    """POST `count` new submissions to the target at `concurrency`; print and return figures."""
+    server, site = target.server, target.site
+    bodies = [submission(target.sent + i) for i in range(count)]
+    assert server.process is not None
+    cpu_before = group_cpu(server.process.pid), postgres_cpu(), target.storage_cpu()
+    seconds, latencies = post_all(server, site, bodies, concurrency)
+    server_cpu = group_cpu(server.process.pid) - cpu_before[0]
+    database_cpu = postgres_cpu() - cpu_before[1] if target.database != "sqlite" else 0.0
+    storage_cpu = target.storage_cpu() - cpu_before[2]
+    target.sent += count
+    if (stored := stored_count(site)) != target.sent:
+        raise SystemExit(f"{target.database}: {stored} stored, {target.sent} sent")
+    result = Result(
+        target.database,
+        target.store,
+        concurrency,
+        count,
+        seconds,
+        latencies,
+        server_cpu,
+        database_cpu,
+        storage_cpu,
+    )
+    p50, p95 = result.percentile(50), result.percentile(95)
+    print(
+        f"{target.database:<11} {target.store:<4} c={concurrency:<3} {result.rate:8.1f}/s"
+        f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+        f"  CPU per submission: server {result.cpu_ms:.2f} ms,"
+        f" PostgreSQL {result.database_ms:.2f} ms,"
+        f" SeaweedFS {result.storage_ms:.2f} ms",
+        flush=True,
+    )
+    return result
 
 
 def time_migrations(server: Server, bucket: str) -> None:
@@ -552,10 +585,9 @@ def main() -> None:
     results = []
     with contextlib.ExitStack() as stack:
         s3 = stack.enter_context(seaweed.server("bench")) if "s3" in stores else None
+        chosen = [s3 if store == "s3" else None for store in stores]
         for name in args.databases.split(","):
-            for store in stores:
-                chosen = s3 if store == "s3" else None
-                results += run(name, args.count, concurrencies, args.workers, chosen, args.migrate)
+            results += run(name, args.count, concurrencies, args.workers, chosen, args.migrate)
     print()
     print(
         "| database | blobs | concurrency | submissions/s | p50 ms | p95 ms"
