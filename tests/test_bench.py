@@ -11,6 +11,10 @@ from tests.helpers import ROOT
 
 RUNS = {
     "ingest": ["-n", "40", "--databases", "sqlite", "--concurrency", "1,4"],
+    "ingest-s3": [
+        *("-n", "20", "--databases", "sqlite", "--concurrency", "4"),
+        *("--blob-store", "dir,s3", "--migrate"),
+    ],
     "export": ["--backend", "sqlite", "--sizes", "300"],
     "evaluation": ["--backend", "sqlite", "--submissions", "300", "--repeat", "1"],
 }
@@ -19,7 +23,7 @@ RUNS = {
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_benchmark_runs(name: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / f"{name}.py"), *RUNS[name]],
+        [sys.executable, str(ROOT / "bench" / f"{name.split('-')[0]}.py"), *RUNS[name]],
         capture_output=True,
         text=True,
         timeout=600,
