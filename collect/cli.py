@@ -334,6 +334,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     os.environ["COLLECT_BASE_URL"] = base
     app = create_app()
     upgrade(app)
+    _sweep_blobs(app)
     with app.app_context():
         result = demo_setup.run(FORMS_DIR, base, app.config["ODK_VALIDATE"])
     data_dir = Path(app.config["DATA_DIR"])
