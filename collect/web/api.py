@@ -14,7 +14,7 @@ from collect.storage import blobs
 from collect.storage.models import FormDef
 from collect.web import cookies, schemas
 from collect.web.auth import bearer_token, current_actor, sign_in_client
-from collect.web.responses import base_url
+from collect.web.responses import base_url, blob_redirect
 
 bp = Blueprint("api", __name__)
 Json = tuple[Any, int] | Any
@@ -404,4 +404,6 @@ def get_attachment(pid: int, xml_form_id: str, name: str) -> Response:
     attachment = next((a for a in definition.attachments if a.name == name), None)
     if attachment is None or attachment.blob is None:
         raise NotFound(f"The form has no uploaded file named '{name}'.")
-    return Response(blobs.stream(attachment.blob), mimetype=attachment.blob.content_type)
+    if moved := blob_redirect(attachment.blob, name):
+        return moved
+    return Response(blobs.open(attachment.blob), mimetype=attachment.blob.content_type)
