@@ -26,6 +26,7 @@ BLUEPRINTS = (
     ("collect.web.odata", "/v1"),
     ("collect.web.evaluation", "/v1"),
     ("collect.web.pages", None),
+    ("collect.web.webforms", None),
 )
 
 

@@ -129,6 +129,30 @@ def user_set_password(ctx: AppContext, email: str, password: str) -> None:
         click.echo(f"Password changed for {email}.")
 
 
+# The web-form bundle -----------------------------------------------------------------------------
+
+
+@main.group()
+def assets() -> None:
+    """The browser bundle of the web forms (ODK Web Forms, built with npm)."""
+
+
+@assets.command("build")
+@click.option("--force", is_flag=True, help="Build even if nothing changed since the last build.")
+def assets_build(force: bool) -> None:
+    """Install the pinned npm packages and build the bundle (quick when nothing changed)."""
+    from collect import assets as bundle
+
+    try:
+        built = bundle.build(force=force, log=click.echo)
+    except bundle.BuildFailed as e:
+        raise click.ClickException(str(e)) from e
+    if built:
+        click.echo(f"The web-form bundle is built in {bundle.OUTPUT_DIR}.")
+    else:
+        click.echo("The web-form bundle is up to date.")
+
+
 # Serving ----------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,196 @@
+"""Fixtures for the web forms: the built bundle, a live server, and a phone-sized Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collect import assets
+from tests import live
+from tests.helpers import XLSX, form_bytes
+from tests.pages.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def bundle() -> assets.Bundle:
+    """The web-form bundle, built from assets/ if it is not current (needs node and npm)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is missing: the web-form bundle cannot be built (apt-get install npm)")
+    assets.build(log=lambda _: None)
+    built = assets.bundle()
+    assert built is not None
+    return built
+
+
+@pytest.fixture(scope="module")
+def server(
+    bundle: assets.Bundle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[live.Server]:
+    with live.serve(tmp_path_factory.mktemp("webforms")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium; ./dev test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Any) -> Iterator[Any]:
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    yield browser
+    browser.close()
+
+
+class Site:
+    """The live server's JSON API as an admin (bearer token), through Playwright's HTTP client."""
+
+    def __init__(self, server: live.Server, request: Any) -> None:
+        self.url = server.url
+        self.request = request
+        signed = request.post(
+            f"{self.url}/v1/sessions", data={"email": live.ADMIN[0], "password": live.ADMIN[1]}
+        )
+        assert signed.ok, signed.text()
+        self.headers = {"Authorization": f"Bearer {signed.json()['token']}"}
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        response = self.request.fetch(self.url + path, method=method, headers=headers, **kw)
+        assert response.ok, (method, path, response.status, response.text())
+        return response
+
+    def project(self, name: str) -> int:
+        pid: int = self.call("POST", "/v1/projects", data={"name": name}).json()["id"]
+        return pid
+
+    def upload(self, pid: int, workbook: bytes, *, publish: bool = True) -> str:
+        flag = "true" if publish else "false"
+        created = self.call(
+            "POST",
+            f"/v1/projects/{pid}/forms?publish={flag}&ignoreWarnings=true",
+            data=workbook,
+            headers={"Content-Type": XLSX},
+        )
+        xml_form_id: str = created.json()["xmlFormId"]
+        return xml_form_id
+
+    def sample(self, pid: int, name: str) -> str:
+        """Publish forms/<name>.xlsx."""
+        return self.upload(pid, form_bytes(name))
+
+    def app_user_submission_url(self, pid: int, xml_form_id: str) -> str:
+        """The OpenRosa submission URL of a new app user allowed to fill the form."""
+        created = self.call("POST", f"/v1/projects/{pid}/app-users", data={"displayName": "Web"})
+        body = created.json()
+        self.call(
+            "POST", f"/v1/projects/{pid}/forms/{xml_form_id}/assignments/app-user/{body['id']}"
+        )
+        return f"/v1/key/{body['token']}/projects/{pid}/submission"
+
+    def submissions(self, pid: int, xml_form_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.call(
+            "GET", f"/v1/projects/{pid}/forms/{xml_form_id}/submissions"
+        ).json()
+        return found
+
+    def get(self, path: str) -> bytes:
+        body: bytes = self.call("GET", path).body()
+        return body
+
+
+@pytest.fixture(scope="module")
+def site(server: live.Server, playwright: Any) -> Iterator[Site]:
+    request = playwright.request.new_context()
+    yield Site(server, request)
+    request.dispose()
+
+
+class Phone:
+    """One browser on a 390×844 phone: what went wrong on its pages is kept in `problems`."""
+
+    def __init__(self, context: Any, base: str, name: str) -> None:
+        self.context = context
+        self.base = base
+        self.page = context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.problems: list[str] = []
+        self.requests: list[str] = []
+        self.folder = SCREENSHOTS / "webforms"
+        self.name = re.sub(r"\W+", "-", name)
+        self.shots = 0
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if message.type == "error" or "Content Security Policy" in text or "Refused to" in text:
+            self.problems.append(f"console: {text}")
+
+    def sign_in(self) -> None:
+        page = self.page
+        page.goto(self.base + "/login")
+        page.get_by_label("Email").fill(live.ADMIN[0])
+        page.get_by_label("Password").fill(live.ADMIN[1])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/projects$"))
+
+    def open_form(self, path: str) -> None:
+        """Open a web-form page and wait until Web Forms shows the questions."""
+        self.page.goto(self.base + path)
+        self.page.locator(".odk-form").wait_for()
+
+    def question(self, label: str) -> Any:
+        """The container of the question whose label is `label` (the first one)."""
+        exactly = re.compile(rf"^\s*{re.escape(label)}\s*$")
+        return (
+            self.page.locator(".question-container")
+            .filter(has=self.page.locator(".control-text label", has_text=exactly))
+            .first
+        )
+
+    def shot(self, name: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.shots += 1
+        path = self.folder / f"{self.name}-{self.shots:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        overflow = self.page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on a 390px phone"
+        return path
+
+    def foreign_requests(self) -> list[str]:
+        """Requests that left the server: the page must make none."""
+        own = ("data:", "blob:", self.base + "/")
+        return [url for url in self.requests if not url.startswith(own)]
+
+    def offline_ready(self) -> None:
+        """Wait until the service worker has kept the page, the form and its media."""
+        self.page.wait_for_function("document.documentElement.dataset.offline === 'ready'")
+
+
+@pytest.fixture
+def phone(chromium: Any, server: live.Server, request: pytest.FixtureRequest) -> Iterator[Phone]:
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    yield Phone(context, server.url, request.node.name)
+    context.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: end-to-end test in headless Chromium")
