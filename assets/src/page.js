@@ -239,7 +239,8 @@ class OutboxStatus {
   async send() {
     let outcome;
     try {
-      outcome = await outbox.flush();
+      // onLine false is certain (true is only a hope): then wait for the 'online' event.
+      outcome = navigator.onLine === false ? 'offline' : await outbox.flush();
     } catch (e) {
       this.notice(`Sending stopped: ${e.message}`);
       outcome = 'offline';

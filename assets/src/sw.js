@@ -100,11 +100,14 @@ async function keep(urls) {
     urls.map(async (url) => {
       try {
         const response = await fetch(url, { credentials: 'same-origin', cache: 'no-cache' });
-        if (isKeepable(response)) await cache.put(url, response);
-        else missing.push(url);
+        if (isKeepable(response)) {
+          await cache.put(url, response);
+          return;
+        }
       } catch {
-        missing.push(url);
+        // offline: a copy kept on an earlier visit still serves
       }
+      if (!(await cache.match(url))) missing.push(url);
     }),
   );
   return missing;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -16,6 +17,10 @@ from tests.helpers import XLSX, form_bytes
 from tests.pages.live import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 PHONE = {"width": 390, "height": 844}
+_SUBMIT_TO = """url => new MutationObserver((_, observer) => {
+  const form = document.querySelector('[data-webform]');
+  if (form) { form.dataset.submissionUrl = url; observer.disconnect(); }
+}).observe(document, { childList: true, subtree: true })"""
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +94,15 @@ class Site:
         xml_form_id: str = created.json()["xmlFormId"]
         return xml_form_id
 
+    def publish_with_media(self, pid: int, workbook: bytes, media: dict[str, bytes]) -> str:
+        """Upload a form as a draft, give it its media files, and publish it."""
+        xml_form_id = self.upload(pid, workbook, publish=False)
+        base = f"/v1/projects/{pid}/forms/{xml_form_id}/draft"
+        for name, data in media.items():
+            self.call("POST", f"{base}/attachments/{name}", data=data)
+        self.call("POST", f"{base}/publish")
+        return xml_form_id
+
     def sample(self, pid: int, name: str) -> str:
         """Publish forms/<name>.xlsx."""
         return self.upload(pid, form_bytes(name))
@@ -136,11 +150,16 @@ class Phone:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("response", self._response)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"{response.status} {response.request.method} {response.url}")
 
     def _console(self, message: Any) -> None:
         text = message.text
         if message.type == "error" or "Content Security Policy" in text or "Refused to" in text:
-            self.problems.append(f"console: {text}")
+            self.problems.append(f"console: {text} ({(message.location or {}).get('url')})")
 
     def sign_in(self) -> None:
         page = self.page
@@ -151,7 +170,12 @@ class Phone:
         page.wait_for_url(re.compile(r"/projects$"))
 
     def open_form(self, path: str) -> None:
-        """Open a web-form page and wait until Web Forms shows the questions."""
+        """Open a web-form page and wait until Web Forms shows the questions.
+
+        Problems are counted from here on: the sign-in pages before are not web-form pages.
+        """
+        self.problems.clear()
+        self.requests.clear()
         self.page.goto(self.base + path)
         self.page.locator(".odk-form").wait_for()
 
@@ -180,16 +204,39 @@ class Phone:
         own = ("data:", "blob:", self.base + "/")
         return [url for url in self.requests if not url.startswith(own)]
 
+    def send_to(self, submission_url: str) -> None:
+        """Make the web-form page send to this OpenRosa URL (the preview page sends nowhere).
+
+        Phase 2's respondent page renders data-submission-url itself; until it exists, the
+        tests set the attribute as the page is parsed, before the page's module runs.
+        """
+        self.context.add_init_script(script=f"({_SUBMIT_TO})({json.dumps(submission_url)})")
+
     def offline_ready(self) -> None:
         """Wait until the service worker has kept the page, the form and its media."""
-        self.page.wait_for_function("document.documentElement.dataset.offline === 'ready'")
+        self.page.wait_for_function("() => document.documentElement.dataset.offline === 'ready'")
 
 
 @pytest.fixture
-def phone(chromium: Any, server: live.Server, request: pytest.FixtureRequest) -> Iterator[Phone]:
-    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    yield Phone(context, server.url, request.node.name)
-    context.close()
+def phones(chromium: Any, server: live.Server, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Make phones: phones(**options) with Playwright's browser-context options."""
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Phone:
+        context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, **options)
+        contexts.append(context)
+        return Phone(context, server.url, f"{request.node.name}-{len(contexts)}")
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone(phones: Any) -> Phone:
+    """A phone browser, signed in nowhere yet."""
+    found: Phone = phones()
+    return found
 
 
 def pytest_configure(config: pytest.Config) -> None:

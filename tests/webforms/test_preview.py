@@ -67,7 +67,7 @@ def test_preview_of_a_published_sample_form(phone: Phone, site: Site) -> None:
     second.get_by_label("Medium").check()
     phone.shot("filled")
 
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     page.get_by_text("This is a preview: nothing was sent or saved.").wait_for()
     phone.shot("sent-nothing")
 
