@@ -44,6 +44,8 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ODK_VALIDATE": env.get("COLLECT_ODK_VALIDATE", "auto"),
         "TRUST_PROXY": env.get("COLLECT_TRUST_PROXY", "") in ("1", "true", "yes"),
         "BASE_URL": env.get("COLLECT_BASE_URL", ""),
+        # Where `collect assets build` put the web-form bundle; empty: collect/static/webforms.
+        "WEBFORMS_DIR": env.get("COLLECT_WEBFORMS_DIR", ""),
     }
     config.update(overrides)
     if "SQLALCHEMY_DATABASE_URI" in overrides and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:

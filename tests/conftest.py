@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from collect import create_app
+from collect import assets, create_app
 from collect.cli import upgrade
 from collect.domain import users
 from collect.storage.db import db
@@ -179,3 +179,14 @@ def app_user(admin: Api, project: int) -> Any:
         return body
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def bundle() -> assets.Bundle:
+    """The web-form bundle, built from assets/ unless current (`collect assets build`)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is missing: the web-form bundle cannot be built (apt-get install npm)")
+    assets.build(log=lambda _: None)
+    built = assets.bundle()
+    assert built is not None
+    return built

@@ -23,10 +23,12 @@ from tests.pgcluster import _free_port
 ADMIN = ("admin@example.org", "correct horse battery")
 
 
-def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def environment(
+    data_dir: Path, database_url: str | None, settings: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment `collect` runs with: this data dir and database, JavaRosa off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLLECT_")}
-    env.update(COLLECT_DATA_DIR=str(data_dir), COLLECT_ODK_VALIDATE="never")
+    env.update(COLLECT_DATA_DIR=str(data_dir), COLLECT_ODK_VALIDATE="never", **(settings or {}))
     if database_url and not database_url.startswith("sqlite"):
         env["COLLECT_DATABASE_URL"] = database_url
     return env
@@ -50,9 +52,16 @@ class Server:
     """`collect serve` on a free loopback port."""
 
     def __init__(
-        self, database_url: str | None, data_dir: Path, *, workers: int = 2, quiet: bool = True
+        self,
+        database_url: str | None,
+        data_dir: Path,
+        *,
+        workers: int = 2,
+        quiet: bool = True,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.settings = settings
         self.data_dir = data_dir
         self.workers = workers
         self.quiet = quiet
@@ -85,7 +94,7 @@ class Server:
         self._log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
             command,
-            env=environment(self.data_dir, self.database_url),
+            env=environment(self.data_dir, self.database_url, self.settings),
             stdout=subprocess.DEVNULL if self.quiet else self._log,
             stderr=self._log,
             start_new_session=True,  # its own process group: we stop exactly what we started
@@ -136,10 +145,18 @@ class Server:
 
 @contextmanager
 def serve(
-    data_dir: Path, database_url: str | None = None, *, workers: int = 2, admin: bool = True
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    workers: int = 2,
+    admin: bool = True,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Migrate the database, create the admin (ADMIN), and serve until the block ends."""
-    server = Server(database_url, data_dir, workers=workers, quiet=False)
+    """Migrate the database, create the admin (ADMIN), and serve until the block ends.
+
+    `settings`: COLLECT_* environment variables for the server, e.g. a smaller upload limit.
+    """
+    server = Server(database_url, data_dir, workers=workers, quiet=False, settings=settings)
     server.cli("db", "upgrade")
     if admin:
         server.cli("user", "create", ADMIN[0], "--password", ADMIN[1], "--admin")

@@ -13,14 +13,24 @@ import json
 import mimetypes
 import os.path
 from dataclasses import dataclass
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import safe_join
 
 from collect import assets
 from collect.domain import access, forms
-from collect.errors import CollectError
+from collect.errors import CollectError, Unauthorized
 from collect.storage.models import Actor, Form, FormDef
 from collect.web import cookies, pages
 
@@ -41,8 +51,9 @@ WEBFORM_CSP = "; ".join(
         "media-src 'self' blob:",
         "font-src 'self'",
         "connect-src 'self'",
-        # The photo resizer (pica) runs in workers made from blob: URLs.
-        "worker-src 'self' blob:",
+        # The photo resizer (pica) starts its workers from a data: URL of its own code; a page
+        # must already run a script of ours to start one, so this opens nothing to others.
+        "worker-src 'self' blob: data:",
         "object-src 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",
@@ -63,7 +74,11 @@ def webform_headers(response: Response) -> Response:
 
 @bp.errorhandler(CollectError)
 def webform_error(e: CollectError) -> Response:
-    return pages.page_error(e)
+    if isinstance(e, Unauthorized):
+        # Sign in, then come back to the form.
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("pages.login_form", next=target))  # type: ignore[return-value]
+    return pages.error_page(e.status, e.message)
 
 
 @bp.errorhandler(HTTPException)
@@ -77,19 +92,24 @@ def webform_http_error(e: HTTPException) -> Response:
 @bp.get("/webforms/static/<path:name>")
 def bundle_file(name: str) -> Response:
     """A file of the built bundle (precompressed when the browser accepts it)."""
-    return _built_file(f"static/{name}", cache=f"public, max-age={YEAR}, immutable")
+    return _built_file("static", name, cache=f"public, max-age={YEAR}, immutable")
 
 
 @bp.get(WORKER_PATH)
 def service_worker() -> Response:
     """The service worker; it may control pages anywhere on the site (each registers its own)."""
-    response = _built_file("sw.js", cache="no-cache")
+    response = _built_file(".", "sw.js", cache="no-cache")
     response.headers["Service-Worker-Allowed"] = "/"
     return response
 
 
-def _built_file(name: str, *, cache: str) -> Response:
-    path = safe_join(str(assets.OUTPUT_DIR), name)
+def _bundle_dir() -> Path:
+    return Path(current_app.config["WEBFORMS_DIR"] or assets.OUTPUT_DIR)
+
+
+def _built_file(folder: str, name: str, *, cache: str) -> Response:
+    # safe_join refuses names that climb out of the folder (.., absolute paths).
+    path = safe_join(str(_bundle_dir() / folder), name)
     if path is None or not name or name.endswith((".gz", ".br")):
         abort(404)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
@@ -150,7 +170,7 @@ def preview(pid: int, fid: str) -> Response:
     """Fill the form as a respondent would, without sending anything (?draft=true: the draft)."""
     actor = cookies.require_actor()
     shown = preview_of(actor, pid, fid, request.args.get("draft", "").lower() in ("1", "true"))
-    built = assets.bundle()
+    built = assets.bundle(_bundle_dir())
     if built is None:
         return pages.error_page(503, assets.missing_message())
     if shown.draft:

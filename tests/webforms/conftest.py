@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,6 @@ _SUBMIT_TO = """url => new MutationObserver((_, observer) => {
   const form = document.querySelector('[data-webform]');
   if (form) { form.dataset.submissionUrl = url; observer.disconnect(); }
 }).observe(document, { childList: true, subtree: true })"""
-
-
-@pytest.fixture(scope="session")
-def bundle() -> assets.Bundle:
-    """The web-form bundle, built from assets/ if it is not current (needs node and npm)."""
-    if shutil.which("npm") is None:
-        pytest.skip("npm is missing: the web-form bundle cannot be built (apt-get install npm)")
-    assets.build(log=lambda _: None)
-    built = assets.bundle()
-    assert built is not None
-    return built
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +192,13 @@ class Phone:
         own = ("data:", "blob:", self.base + "/")
         return [url for url in self.requests if not url.startswith(own)]
 
+    def call(self, src: str, name: str, *args: Any) -> Any:
+        """Call an export of the page's module (at URL `src`) in the browser, as the page does."""
+        return self.page.evaluate(
+            "async ([src, name, args]) => (await import(src))[name](...args)",
+            [src, name, list(args)],
+        )
+
     def send_to(self, submission_url: str) -> None:
         """Make the web-form page send to this OpenRosa URL (the preview page sends nowhere).
 
@@ -230,6 +225,23 @@ def phones(chromium: Any, server: live.Server, request: pytest.FixtureRequest) -
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def page_module(
+    chromium: Any, server: live.Server, site: Site, bundle: assets.Bundle
+) -> Iterator[Any]:
+    """Call an export of the page's module in a web-form page: page_module(name, *args)."""
+    from tests.webforms.forms import png, site_check
+
+    pid = site.project("Page module")
+    fid = site.publish_with_media(pid, site_check(), {"logo.png": png()})
+    context = chromium.new_context(viewport=PHONE)
+    phone = Phone(context, server.url, "page-module")
+    phone.sign_in()
+    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    yield lambda name, *args: phone.call(bundle.js, name, *args)
+    context.close()
 
 
 @pytest.fixture
