@@ -143,12 +143,14 @@ def assets_build(force: bool) -> None:
     """Install the pinned npm packages and build the bundle (quick when nothing changed)."""
     from collect import assets as bundle
 
+    # The server reads COLLECT_WEBFORMS_DIR too (collect/config.py): build where it looks.
+    output = Path(os.environ.get("COLLECT_WEBFORMS_DIR") or bundle.OUTPUT_DIR)
     try:
-        built = bundle.build(force=force, log=click.echo)
+        built = bundle.build(force=force, output_dir=output, log=click.echo)
     except bundle.BuildFailed as e:
         raise click.ClickException(str(e)) from e
     if built:
-        click.echo(f"The web-form bundle is built in {bundle.OUTPUT_DIR}.")
+        click.echo(f"The web-form bundle is built in {output}.")
     else:
         click.echo("The web-form bundle is up to date.")
 

@@ -3,7 +3,7 @@
 //   <main data-webform
 //         data-form-url="/v1/projects/1/forms/f.xml"           the XForm
 //         data-attachments-url="/v1/projects/1/forms/f/attachments/"   + a media file's name
-//         data-media='["logo.png"]'                             media to keep for offline use
+//         data-media='["logo.png"]'                             the attachments the server has
 //         data-submission-url="/v1/key/.../submission"          an OpenRosa submission URL, or
 //                                                               "" for a preview (nothing sent)
 //         data-language="fr"                                    wished language (optional)
@@ -53,7 +53,7 @@ async function start(element) {
     render: () =>
       h(OdkWebForm, {
         formXml: withLanguage(xform, wishes),
-        fetchFormAttachment: (url) => fetch(attachmentUrl(config, url), { credentials: 'same-origin' }),
+        fetchFormAttachment: (url) => fetchAttachment(config, url),
         missingResourceBehavior: config.missingResources,
         trackDevice: true,
         onSubmit: (payload, callback) => void submit(config, status, payload, callback),
@@ -81,10 +81,12 @@ function readConfig(element) {
 }
 
 // Web Forms asks for jr://images/logo.png or jr://file-csv/list.csv: the server serves each
-// attachment under its file name.
-function attachmentUrl(config, jrUrl) {
+// attachment under its file name. One that was never uploaded (a draft's) is missing without
+// asking: data-media lists every file the server has.
+function fetchAttachment(config, jrUrl) {
   const name = decodeURIComponent(new URL(jrUrl).pathname.split('/').pop());
-  return config.attachmentsUrl + encodeURIComponent(name);
+  if (!config.media.includes(name)) return Promise.resolve(new Response(null, { status: 404 }));
+  return fetch(config.attachmentsUrl + encodeURIComponent(name), { credentials: 'same-origin' });
 }
 
 async function submit(config, status, payload, callback) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.webforms.conftest import Phone, Site
+from tests.webforms.forms import site_check
 
 pytestmark = pytest.mark.browser
 
@@ -95,4 +96,34 @@ def test_relevant_questions_appear_when_their_condition_holds(phone: Phone, site
     ).check()
     page.get_by_text("Phone number").wait_for()
     phone.shot("relevant")
+    assert phone.problems == []
+
+
+def test_a_draft_missing_its_media_can_be_previewed_and_sends_nothing(
+    phone: Phone, site: Site
+) -> None:
+    pid = site.project("Drafts")
+    fid = site.upload(pid, site_check(form_id="draft_check"), publish=False)
+    phone.sign_in()
+    phone.page.goto(f"{phone.base}/projects/{pid}/forms/{fid}/draft")
+    phone.problems.clear()  # from here on, the web-form page
+    phone.page.get_by_role("link", name="Preview the draft").click()
+    phone.page.locator(".odk-form").wait_for()
+    phone.page.get_by_text("draft version 1").wait_for()
+    phone.question("Village").locator("input").fill("Kara")
+    phone.question("Is there clean water?").get_by_label("No", exact=True).check()
+    field = phone.question("Households").locator("input")
+    field.click()
+    field.press_sequentially("0")
+    field.blur()
+    phone.question("Households").get_by_text("Between 1 and 500 households.").wait_for()
+    field.click()
+    field.press("Control+A")
+    field.press_sequentially("7")
+    field.blur()
+    phone.page.get_by_role("button", name="Send", exact=True).click()
+    phone.page.get_by_text("This is a preview: nothing was sent or saved.").wait_for()
+    phone.shot("draft-preview")
+    assert site.submissions(pid, fid) == []
+    # The logo was never uploaded: the preview shows the form without it, not even asking.
     assert phone.problems == []
