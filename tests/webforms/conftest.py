@@ -91,6 +91,13 @@ class Site:
         self.call("POST", f"{base}/publish")
         return xml_form_id
 
+    def site_check(self, project: str, **form: Any) -> tuple[int, str]:
+        """A new project with the site check form (tests/webforms/forms.py) and its logo."""
+        from tests.webforms.forms import png, site_check
+
+        pid = self.project(project)
+        return pid, self.publish_with_media(pid, site_check(**form), {"logo.png": png()})
+
     def sample(self, pid: int, name: str) -> str:
         """Publish forms/<name>.xlsx."""
         return self.upload(pid, form_bytes(name))
@@ -156,6 +163,11 @@ class Phone:
         page.get_by_label("Password").fill(live.ADMIN[1])
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(re.compile(r"/projects$"))
+
+    def preview(self, pid: int, xml_form_id: str, query: str = "") -> None:
+        """Sign in and open the form's preview."""
+        self.sign_in()
+        self.open_form(f"/projects/{pid}/forms/{xml_form_id}/preview{query}")
 
     def open_form(self, path: str) -> None:
         """Open a web-form page and wait until Web Forms shows the questions.
@@ -232,14 +244,10 @@ def page_module(
     chromium: Any, server: live.Server, site: Site, bundle: assets.Bundle
 ) -> Iterator[Any]:
     """Call an export of the page's module in a web-form page: page_module(name, *args)."""
-    from tests.webforms.forms import png, site_check
-
-    pid = site.project("Page module")
-    fid = site.publish_with_media(pid, site_check(), {"logo.png": png()})
+    pid, fid = site.site_check("Page module")
     context = chromium.new_context(viewport=PHONE)
     phone = Phone(context, server.url, "page-module")
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     yield lambda name, *args: phone.call(bundle.js, name, *args)
     context.close()
 

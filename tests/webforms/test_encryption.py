@@ -2,47 +2,28 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
 from tests.webforms import envelope
 from tests.webforms.conftest import Phone, Site
-from tests.webforms.forms import MAX_PIXELS, camera_photo, png, site_check
-from tests.webforms.test_outbox import fill_site_check, send
+from tests.webforms.filling import attach_photo, fill_site_check, send, size_of
+from tests.webforms.forms import MAX_PIXELS, camera_photo
 
 pytestmark = pytest.mark.browser
-
-
-def attach_photo(phone: Phone, data: bytes) -> None:
-    question = phone.question("Photo of the site")
-    chooser = question.locator("input[type=file]:not([capture])")
-    chooser.set_input_files({"name": "camera.jpg", "mimeType": "image/jpeg", "buffer": data})
-    question.locator("img").wait_for()
-
-
-def size_of(data: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        return image.size
 
 
 def test_an_encrypted_form_is_sealed_in_the_browser_and_opens_with_the_key(
     phone: Phone, site: Site
 ) -> None:
     private, public_key = envelope.key_pair()
-    pid = site.project("Encrypted")
-    fid = site.publish_with_media(
-        pid, site_check(form_id="sealed_check", public_key=public_key), {"logo.png": png()}
-    )
+    pid, fid = site.site_check("Encrypted", form_id="sealed_check", public_key=public_key)
     phone.send_to(site.app_user_submission_url(pid, fid))
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     fill_site_check(phone, "Sokodé", water="Yes", households=40)
     phone.question("Where does the water come from?").locator("input").fill("Borehole")
-    attach_photo(phone, camera_photo())
+    attach_photo(phone, "Photo of the site", camera_photo())
     send(phone)
     phone.page.get_by_text("All submissions were sent.").wait_for()
 
@@ -72,14 +53,12 @@ def test_an_encrypted_form_is_sealed_in_the_browser_and_opens_with_the_key(
 
 
 def test_a_camera_photo_is_resized_to_the_forms_max_pixels(phone: Phone, site: Site) -> None:
-    pid = site.project("Photos")
-    fid = site.publish_with_media(pid, site_check(), {"logo.png": png()})
+    pid, fid = site.site_check("Photos")
     phone.send_to(site.app_user_submission_url(pid, fid))
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     fill_site_check(phone, "Atakpamé")
     original = camera_photo((4000, 3000))
-    attach_photo(phone, original)
+    attach_photo(phone, "Photo of the site", original)
     phone.shot("photo")
     send(phone)
     phone.page.get_by_text("All submissions were sent.").wait_for()

@@ -7,15 +7,13 @@ from typing import Any
 import pytest
 
 from tests.webforms.conftest import Phone, Site
-from tests.webforms.forms import png, site_check
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def form(site: Site) -> tuple[int, str]:
-    pid = site.project("Languages")
-    return pid, site.publish_with_media(pid, site_check(), {"logo.png": png()})
+    return site.site_check("Languages")
 
 
 @pytest.mark.parametrize(
@@ -33,16 +31,14 @@ def test_the_form_opens_in_the_wished_language(
 ) -> None:
     pid, fid = form
     phone: Phone = phones(locale=locale)
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview{query}")
+    phone.preview(pid, fid, query)
     phone.page.get_by_text(label, exact=True).wait_for()
     assert phone.problems == []
 
 
 def test_the_language_menu_switches_the_labels(phone: Phone, form: tuple[int, str]) -> None:
     pid, fid = form
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     phone.page.get_by_label("change language").filter(visible=True).click()
     phone.page.get_by_role("option", name="French (fr)").click()
     phone.page.get_by_text("Eau potable ?", exact=True).wait_for()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.webforms.conftest import Phone, Site
+from tests.webforms.filling import type_number
 from tests.webforms.forms import site_check
 
 pytestmark = pytest.mark.browser
@@ -12,20 +13,10 @@ pytestmark = pytest.mark.browser
 TOO_MANY = "Enter a number from 0 up to the number of women plus men."
 
 
-def fill_number(phone: Phone, label: str, value: int) -> None:
-    """Type a number as a person does: PrimeVue's number input listens to keys, not to fill()."""
-    field = phone.question(label).locator("input")
-    field.click()
-    field.press("Control+A")
-    field.press_sequentially(str(value))
-    field.blur()
-
-
 def test_preview_of_a_published_sample_form(phone: Phone, site: Site) -> None:
     pid = site.project("Consultations")
     fid = site.sample(pid, "consultation_record")
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     page = phone.page
     page.get_by_text("nothing is sent or saved").wait_for()
     phone.shot("opened")
@@ -41,17 +32,17 @@ def test_preview_of_a_published_sample_form(phone: Phone, site: Site) -> None:
     phone.question("Venue").locator("input").fill("Town hall")
 
     # A constraint violated, then fixed.
-    fill_number(phone, "Women", 12)
-    fill_number(phone, "Men", 8)
-    fill_number(phone, "Persons with disabilities", 25)
+    type_number(phone, "Women", 12)
+    type_number(phone, "Men", 8)
+    type_number(phone, "Persons with disabilities", 25)
     disabilities = phone.question("Persons with disabilities")
     disabilities.get_by_text(TOO_MANY).wait_for()
     phone.shot("constraint-violated")
-    fill_number(phone, "Persons with disabilities", 3)
+    type_number(phone, "Persons with disabilities", 3)
     disabilities.get_by_text(TOO_MANY).wait_for(state="hidden")
-    fill_number(phone, "Youth (aged 15 to 24)", 4)
-    fill_number(phone, "Civil society organizations represented", 2)
-    fill_number(phone, "Government officials present", 1)
+    type_number(phone, "Youth (aged 15 to 24)", 4)
+    type_number(phone, "Civil society organizations represented", 2)
+    type_number(phone, "Government officials present", 1)
     page.get_by_text("Total participants: 20").wait_for()
 
     # A repeat with two entries.
@@ -80,8 +71,7 @@ def test_preview_of_a_published_sample_form(phone: Phone, site: Site) -> None:
 def test_relevant_questions_appear_when_their_condition_holds(phone: Phone, site: Site) -> None:
     pid = site.project("Feedback")
     fid = site.sample(pid, "beneficiary_feedback")
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     page = phone.page
     consent = phone.question(
         "Do you agree to answer questions about your experience of the project?"
@@ -112,15 +102,9 @@ def test_a_draft_missing_its_media_can_be_previewed_and_sends_nothing(
     phone.page.get_by_text("draft version 1").wait_for()
     phone.question("Village").locator("input").fill("Kara")
     phone.question("Is there clean water?").get_by_label("No", exact=True).check()
-    field = phone.question("Households").locator("input")
-    field.click()
-    field.press_sequentially("0")
-    field.blur()
+    type_number(phone, "Households", 0)
     phone.question("Households").get_by_text("Between 1 and 500 households.").wait_for()
-    field.click()
-    field.press("Control+A")
-    field.press_sequentially("7")
-    field.blur()
+    type_number(phone, "Households", 7)
     phone.page.get_by_role("button", name="Send", exact=True).click()
     phone.page.get_by_text("This is a preview: nothing was sent or saved.").wait_for()
     phone.shot("draft-preview")

@@ -10,9 +10,8 @@ import pytest
 from collect import assets
 from tests import live
 from tests.webforms.conftest import Phone, Site
+from tests.webforms.filling import attach_photo, send, size_of
 from tests.webforms.forms import EN, camera_photo
-from tests.webforms.test_encryption import attach_photo, size_of
-from tests.webforms.test_outbox import send
 from tests.workbooks import xlsx
 
 pytestmark = pytest.mark.browser
@@ -48,13 +47,10 @@ def test_photos_over_the_advertised_size_go_in_two_requests(phone: Phone, site: 
     phone.send_to(url)
     posts: list[Any] = []
     phone.page.on("request", lambda r: posts.append(r) if r.url.endswith(url) else None)
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
+    phone.preview(pid, fid)
     phone.question("Village").locator("input").fill("Kpalimé")
-    attach_photo(phone, camera_photo())
-    photo = phone.question("Photo of the well").locator("input[type=file]:not([capture])")
-    photo.set_input_files({"name": "well.jpg", "mimeType": "image/jpeg", "buffer": camera_photo()})
-    phone.question("Photo of the well").locator("img").wait_for()
+    attach_photo(phone, "Photo of the site", camera_photo())
+    attach_photo(phone, "Photo of the well", camera_photo(), "well.jpg")
     send(phone)
     phone.page.get_by_text("All submissions were sent.").wait_for()
 
@@ -80,17 +76,7 @@ def test_photos_over_the_advertised_size_go_in_two_requests(phone: Phone, site: 
     ],
 )
 def test_batches_follow_collects_rule(
-    phone: Phone,
-    site: Site,
-    bundle: assets.Bundle,
-    xml: int,
-    sizes: list[int],
-    limit: int,
-    requests: list[list[int]],
+    page_module: Any, xml: int, sizes: list[int], limit: int, requests: list[list[int]]
 ) -> None:
     """Collect ends a request when the next file would pass the limit, or after 101 files."""
-    pid = site.project("Batches")
-    fid = site.upload(pid, two_photos())
-    phone.sign_in()
-    phone.open_form(f"/projects/{pid}/forms/{fid}/preview")
-    assert phone.call(bundle.js, "batches", xml, sizes, limit) == requests
+    assert page_module("batches", xml, sizes, limit) == requests
