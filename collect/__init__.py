@@ -11,7 +11,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from collect import config as settings
 from collect.storage.db import db, migrate
-from collect.web import api, errors, evaluation, exports, odata, openrosa, pages, submissions
+from collect.web import (
+    api,
+    errors,
+    evaluation,
+    exports,
+    odata,
+    openrosa,
+    pages,
+    submissions,
+    webforms,
+)
 from collect.web.cookies import NoFlaskSession
 
 
@@ -32,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(odata.bp, url_prefix="/v1")
     app.register_blueprint(evaluation.bp, url_prefix="/v1")
     app.register_blueprint(pages.bp)
+    app.register_blueprint(webforms.bp)
     errors.init_app(app)
     logging.getLogger("collect").setLevel(logging.INFO)
     return app

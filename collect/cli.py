@@ -251,6 +251,32 @@ def _blob_errors(work: Callable[[], T]) -> T:
         raise
 
 
+# The web-form bundle -----------------------------------------------------------------------------
+
+
+@main.group()
+def assets() -> None:
+    """The browser bundle of the web forms (ODK Web Forms, built with npm)."""
+
+
+@assets.command("build")
+@click.option("--force", is_flag=True, help="Build even if nothing changed since the last build.")
+def assets_build(force: bool) -> None:
+    """Install the pinned npm packages and build the bundle (quick when nothing changed)."""
+    from collect import assets as bundle
+
+    # The server reads COLLECT_WEBFORMS_DIR too (collect/config.py): build where it looks.
+    output = Path(os.environ.get("COLLECT_WEBFORMS_DIR") or bundle.OUTPUT_DIR)
+    try:
+        built = bundle.build(force=force, output_dir=output, log=click.echo)
+    except bundle.BuildFailed as e:
+        raise click.ClickException(str(e)) from e
+    if built:
+        click.echo(f"The web-form bundle is built in {output}.")
+    else:
+        click.echo("The web-form bundle is up to date.")
+
+
 # Serving ----------------------------------------------------------------------------------------
 
 

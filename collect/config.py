@@ -59,6 +59,8 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # send it with every request of a refresh); 0 verifies every request. See basic_auth.py.
         "BASIC_AUTH_SECONDS": float(env.get("COLLECT_BASIC_AUTH_SECONDS", 60)),
         **_blob_store(env),
+        # Where `collect assets build` put the web-form bundle; empty: collect/static/webforms.
+        "WEBFORMS_DIR": env.get("COLLECT_WEBFORMS_DIR", ""),
     }
     config.update(overrides)
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:

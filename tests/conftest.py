@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from collect import create_app
+from collect import assets, create_app
 from collect.cli import upgrade
 from collect.domain.people import users
 from collect.storage.db import db
@@ -208,3 +208,13 @@ def collect_crypto(tmp_path_factory: pytest.TempPathFactory) -> CollectEncryptor
     if encryptor is None:
         pytest.skip("Java (java and javac) is not installed")
     return encryptor
+
+
+def bundle() -> assets.Bundle:
+    """The web-form bundle, built from assets/ unless current (`collect assets build`)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is missing: the web-form bundle cannot be built (apt-get install npm)")
+    assets.build(log=lambda _: None)
+    built = assets.bundle()
+    assert built is not None
+    return built

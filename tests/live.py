@@ -151,10 +151,18 @@ class Server:
 
 @contextmanager
 def serve(
-    data_dir: Path, database_url: str | None = None, *, workers: int = 2, admin: bool = True
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    workers: int = 2,
+    admin: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Migrate the database, create the admin (ADMIN), and serve until the block ends."""
-    server = Server(database_url, data_dir, workers=workers, quiet=False)
+    """Migrate the database, create the admin (ADMIN), and serve until the block ends.
+
+    `env`: COLLECT_* environment variables for the server, e.g. a smaller upload limit.
+    """
+    server = Server(database_url, data_dir, workers=workers, quiet=False, env=env)
     server.cli("db", "upgrade")
     if admin:
         server.cli("user", "create", ADMIN[0], "--password", ADMIN[1], "--admin")

@@ -400,10 +400,23 @@ def list_attachments(pid: int, xml_form_id: str) -> Json:
 @bp.get("/projects/<int:pid>/forms/<xml_form_id>/attachments/<name>")
 def get_attachment(pid: int, xml_form_id: str, name: str) -> Response:
     """One media file of the published version."""
-    definition = forms.definition(_user_actor(), pid, xml_form_id)
+    return _media(forms.definition(_user_actor(), pid, xml_form_id), name)
+
+
+@bp.get("/projects/<int:pid>/forms/<xml_form_id>/draft/attachments/<name>")
+def draft_attachment(pid: int, xml_form_id: str, name: str) -> Response:
+    """One media file of the draft (the draft's preview shows it)."""
+    return _media(forms.definition(_user_actor(), pid, xml_form_id, draft=True), name)
+
+
+def _media(definition: FormDef, name: str) -> Response:
     attachment = next((a for a in definition.attachments if a.name == name), None)
     if attachment is None or attachment.blob is None:
         raise NotFound(f"The form has no uploaded file named '{name}'.")
     if moved := blob_redirect(attachment.blob, name):
         return moved
-    return Response(blobs.open(attachment.blob), mimetype=attachment.blob.content_type)
+    response = Response(blobs.open(attachment.blob), mimetype=attachment.blob.content_type)
+    # Uploaded by a manager, read by a form: never run as a page of this site.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
