@@ -210,6 +210,7 @@ def collect_crypto(tmp_path_factory: pytest.TempPathFactory) -> CollectEncryptor
     return encryptor
 
 
+@pytest.fixture(scope="session")
 def bundle() -> assets.Bundle:
     """The web-form bundle, built from assets/ unless current (`collect assets build`)."""
     if shutil.which("npm") is None:
