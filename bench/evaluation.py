@@ -45,7 +45,7 @@ from collect.storage.models import Form, Submission, SubmissionDef
 from tests import pgcluster
 
 EMAIL = "bench@example.org"
-PASSWORD = "a long bench password"
+PASSWORD = "timing reports at scale"
 SAMPLE_FORMS = demo.PROGRAMME_ORDER  # every form in forms/, in the order a programme uses them
 BATCH = 5000
 TARGET_SECONDS = 3.0

@@ -56,7 +56,7 @@ from collect.storage.models import Actor, Submission, SubmissionDef
 from tests import pgcluster
 
 EMAIL = "bench@example.org"
-PASSWORD = "a long bench password"
+PASSWORD = "timing reports at scale"
 FORM_ID = "household_bench"
 VERSION = "2026010101"
 BATCH = 5000
