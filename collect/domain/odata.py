@@ -688,14 +688,21 @@ class _Request:
 
 
 def feed(
-    actor: Actor, project_id: int, xml_form_id: str, resource: str, query: Query, urls: Urls
+    actor: Actor,
+    project_id: int,
+    xml_form_id: str,
+    resource: str,
+    args: Mapping[str, str],
+    urls: Urls,
 ) -> tuple[str, Iterator[bytes]]:
     """A table's rows as an OData JSON document: (content type, chunks to stream).
 
-    Access, the table, $select and $filter are checked here, before anything streams.
+    Access, the table, the query options (`args`), $select and $filter are checked here, in
+    that order, before anything streams: an unknown table is a 404 whatever the options.
     """
     form = _load(actor, project_id, xml_form_id)
     target = _target(form.schema, resource)
+    query = parse_query(args)
     chosen = selection(form.schema, target.table, query.select)
     if query.skiptoken is not None and (target.table.type != "root" or target.instance_id):
         raise BadRequest("$skiptoken pages the Submissions table only; use $skip here.")

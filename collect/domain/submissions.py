@@ -24,7 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, defer
 
 from collect.domain import access, audits, forms, xform
-from collect.errors import BadRequest, Conflict, Forbidden, InvalidSubmission, NotFound
+from collect.errors import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidSubmission,
+    NotFound,
+)
 from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import (
@@ -351,7 +358,7 @@ def create(
             "the submission it edits."
         )
     if _def_by_instance(form.id, meta.instance_id) is not None:
-        raise Conflict(
+        raise AlreadyExists(
             f"A submission with the instanceID '{meta.instance_id}' already exists. Give the "
             "new submission its own instanceID, or edit the existing one with PUT."
         )
@@ -428,7 +435,7 @@ def add_file(
 
 
 def _parse(xml: bytes) -> tuple[etree._Element, xform.SubmissionMeta]:
-    root = xform.parse_xml(xml, what="submission")
+    root = xform.parse_xml(xml, what="submission", bare_ampersands=True)
     meta = xform.submission_meta(root)
     if len(meta.instance_id) > _ID_MAX or len(meta.deprecated_id or "") > _ID_MAX:
         raise InvalidSubmission(f"The submission's instanceID is longer than {_ID_MAX} characters.")

@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 
 from collect.domain import audits
-from collect.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from collect.errors import AlreadyExists, BadRequest, NotFound, TooManyRequests, Unauthorized
 from collect.storage.db import db
 from collect.storage.models import Actor, AppUser, LoginAttempt, Session, User
 
@@ -47,7 +47,7 @@ def create(
     if password is not None:
         _check_password(password)
     if db.session.scalar(select(User).where(User.email == email)) is not None:
-        raise Conflict(f"A user with the email {email} already exists.")
+        raise AlreadyExists(f"A user with the email {email} already exists.")
     actor = Actor(type="user", display_name=display_name or email)
     user = User(
         actor=actor,

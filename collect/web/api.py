@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
-from collect.domain import access, app_users, forms, projects, users
+from collect.domain import access, app_users, draft_tokens, forms, projects, users
 from collect.errors import CollectError, NotFound, TooLarge
 from collect.storage import blobs
 from collect.storage.models import FormDef
-from collect.web import schemas
-from collect.web.auth import current_actor
+from collect.web import cookies, schemas
+from collect.web.auth import bearer_token, current_actor
 from collect.web.responses import base_url, error_json
 
 bp = Blueprint("api", __name__)
@@ -79,6 +80,16 @@ def create_session() -> Json:
     }
 
 
+@bp.delete("/sessions/current")
+def delete_current_session() -> Json:
+    """Sign out of the session this request was made with (its bearer token or cookie)."""
+    current_actor()
+    token = bearer_token() or cookies.token()
+    assert token is not None  # current_actor() accepted one of them
+    users.logout(token)
+    return {"success": True}
+
+
 @bp.delete("/sessions/<token>")
 def delete_session(token: str) -> Json:
     """Sign out: the token stops working."""
@@ -92,7 +103,12 @@ def current_user() -> Json:
     """The signed-in web user."""
     actor = _user_actor()
     assert actor.user is not None
-    return schemas.user_json(actor.user)
+    out = schemas.user_json(actor.user)
+    if _extended():
+        # Site-wide verbs: an administrator's; a web user's other roles are per project.
+        admin = access.ROLE_BY_SYSTEM["admin"].verbs
+        out["verbs"] = sorted(admin) if access.is_admin(actor) else []
+    return out
 
 
 @bp.get("/users")
@@ -116,7 +132,15 @@ def list_roles() -> Json:
     """The roles that can be given, with Central's ids and system names."""
     _user_actor()
     return [
-        {"id": r.id, "name": r.name, "system": r.system, "verbs": sorted(r.verbs)}
+        # The roles are fixed in code, so they have no creation time to give.
+        {
+            "id": r.id,
+            "name": r.name,
+            "system": r.system,
+            "verbs": sorted(r.verbs),
+            "createdAt": None,
+            "updatedAt": None,
+        }
         for r in access.ROLES
     ]
 
@@ -140,8 +164,12 @@ def create_project() -> Json:
 
 @bp.get("/projects/<int:pid>")
 def get_project(pid: int) -> Json:
-    """One project."""
-    return schemas.project_json(projects.get(_user_actor(), pid), extended=_extended())
+    """One project (with X-Extended-Metadata, also what the caller may do in it)."""
+    actor = _user_actor()
+    out = schemas.project_json(projects.get(actor, pid), extended=_extended())
+    if _extended():
+        out["verbs"] = sorted(access.project_verbs(actor, pid))
+    return out
 
 
 @bp.patch("/projects/<int:pid>")
@@ -242,7 +270,8 @@ def _upload() -> forms.Upload:
         body=request.get_data(cache=False),
         content_type=request.headers.get("Content-Type", ""),
         ignore_warnings=_flag("ignoreWarnings"),
-        fallback_id=request.headers.get("X-XlsForm-FormId-Fallback") or None,
+        # pyodk percent-encodes the id it falls back on (its file name or a uuid); Central decodes.
+        fallback_id=unquote(request.headers.get("X-XlsForm-FormId-Fallback", "")) or None,
     )
 
 
@@ -321,7 +350,9 @@ def get_draft(pid: int, xml_form_id: str) -> Json:
     """The draft version."""
     actor = _user_actor()
     form = forms.get(actor, pid, xml_form_id)
-    return schemas.form_def_json(form, forms.definition(actor, pid, xml_form_id, draft=True))
+    draft = forms.definition(actor, pid, xml_form_id, draft=True)
+    token = draft_tokens.token(current_app.config["SECRET_KEY"], draft)
+    return schemas.form_def_json(form, draft, draft_token=token)
 
 
 @bp.post("/projects/<int:pid>/forms/<xml_form_id>/draft")
@@ -340,8 +371,8 @@ def create_draft(pid: int, xml_form_id: str) -> Json:
 
 @bp.post("/projects/<int:pid>/forms/<xml_form_id>/draft/attachments/<name>")
 def upload_draft_attachment(pid: int, xml_form_id: str, name: str) -> Json:
-    """Upload a media file the draft expects."""
-    forms.attach(
+    """Upload a media file the draft expects; the answer is the attachment, as Central's."""
+    attachment = forms.attach(
         _user_actor(),
         pid,
         xml_form_id,
@@ -349,7 +380,7 @@ def upload_draft_attachment(pid: int, xml_form_id: str, name: str) -> Json:
         request.get_data(cache=False),
         request.headers.get("Content-Type", "application/octet-stream"),
     )
-    return {"success": True}
+    return schemas.attachment_json(attachment)
 
 
 @bp.get("/projects/<int:pid>/forms/<xml_form_id>/draft/attachments")

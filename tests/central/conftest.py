@@ -57,7 +57,7 @@ def central(
 
 
 @pytest.fixture
-def client(central: Central) -> Client:
+def pyodk(central: Central) -> Client:
     """pyodk, with a new project of its own as the default project."""
     admin = central.client()
     response = admin.session.post("projects", json={"name": "pyodk suite"})

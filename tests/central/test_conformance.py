@@ -377,7 +377,7 @@ def list_assignments(world: World, http: Http) -> None:
     assert {"actorId": world.user_id, "roleId": 3} in body.json()
 
 
-@case("api.list_assignments")
+@case("api.list_assignments", xfail="difference: extended assignments lack the actor object")
 def list_assignments_extended(world: World, http: Http) -> None:
     path = f"/v1/projects/{world.pid}/assignments"
     body = http.check("GET", path, "assignment-extended", many=True, headers=EXTENDED).json()
@@ -404,7 +404,10 @@ def list_app_users(world: World, http: Http) -> None:
     assert world.app_user_id in [a["id"] for a in body.json()]
 
 
-@case("api.list_app_users")
+@case(
+    "api.list_app_users",
+    xfail="difference: extended app users lack createdBy and lastUsed (neither is recorded)",
+)
 def list_app_users_extended(world: World, http: Http) -> None:
     path = f"/v1/projects/{world.pid}/app-users"
     http.check("GET", path, "app-user-extended", many=True, headers=EXTENDED)
@@ -558,7 +561,10 @@ def list_versions(world: World, http: Http) -> None:
     assert [v["version"] for v in body] == ["1"]
 
 
-@case("api.list_versions")
+@case(
+    "api.list_versions",
+    xfail="difference: extended versions lack publishedBy and publishNotes",
+)
 def list_versions_extended(world: World, http: Http) -> None:
     path = f"{world.forms}/{world.form}/versions"
     http.check("GET", path, "form-version-extended", many=True, headers=EXTENDED)
@@ -659,7 +665,10 @@ def list_submission_versions(world: World, http: Http) -> None:
     assert [v["instanceId"] for v in body] == [world.edit_id, world.edited]
 
 
-@case("submissions.list_versions")
+@case(
+    "submissions.list_versions",
+    xfail="difference: extended submission versions lack formVersion",
+)
 def list_submission_versions_extended(world: World, http: Http) -> None:
     path = f"{world.submissions}/{world.edited}/versions"
     body = http.check("GET", path, "submission-version-extended", many=True, headers=EXTENDED)
@@ -692,7 +701,7 @@ def list_comments(world: World, http: Http) -> None:
     assert [c["body"] for c in body] == ["Checked the photo"]
 
 
-@case("submissions.list_comments")
+@case("submissions.list_comments", xfail="difference: extended comments lack the actor object")
 def list_comments_extended(world: World, http: Http) -> None:
     path = f"{world.submissions}/{world.sent}/comments"
     http.check("GET", path, "comment-extended", many=True, headers=EXTENDED)
@@ -757,6 +766,8 @@ def odata_rows(world: World, http: Http) -> None:
 def odata_unknown_table(world: World, http: Http) -> None:
     path = f"{world.forms}/{world.form}.svc/0"
     http.check("GET", path, "error", status=404)
+    # The table is looked up before the options are read: still 404, not 501 for $orderby.
+    http.check("GET", f"{path}?$orderby=__id%20desc", "error", status=404)
 
 
 # Evaluation (collect's own: Central has no evaluation report)

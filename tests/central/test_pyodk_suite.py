@@ -32,24 +32,24 @@ OPENROSA = {"X-OpenRosa-Version": "1.0"}
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def _attachments(client: Client, form_id: str) -> dict[str, bool]:
-    url = client.session.urlformat(
-        "projects/{pid}/forms/{fid}/attachments", pid=client.project_id, fid=form_id
+def _attachments(pyodk: Client, form_id: str) -> dict[str, bool]:
+    url = pyodk.session.urlformat(
+        "projects/{pid}/forms/{fid}/attachments", pid=pyodk.project_id, fid=form_id
     )
-    response = client.session.get(url)
+    response = pyodk.session.get(url)
     assert response.status_code == 200, response.text
     return {a["name"]: a["exists"] for a in response.json()}
 
 
-def _submit_then_edit(client: Client, form_id: str, instance_id: str, comment: str) -> str:
+def _submit_then_edit(pyodk: Client, form_id: str, instance_id: str, comment: str) -> str:
     """Create a submission, then edit it with a new instanceID and a comment; return the
     edit's instanceID."""
-    version = steps.latest_version(client, form_id)
-    client.submissions.create(
+    version = steps.latest_version(pyodk, form_id)
+    pyodk.submissions.create(
         xml=forms.lookup_submission(form_id, version, instance_id), form_id=form_id
     )
     edit_id = uuid.uuid4().hex
-    client.submissions.edit(
+    pyodk.submissions.edit(
         xml=forms.lookup_submission(form_id, version, edit_id, deprecated_id=instance_id),
         form_id=form_id,
         instance_id=instance_id,
@@ -70,20 +70,20 @@ def _form_list(central: Central, project_id: int, token: str) -> list[str]:
 # Reading ----------------------------------------------------------------------------------------
 
 
-def test_every_read_pyodk_makes_returns_data(client: Client, tmp_path: Path) -> None:
-    form_id = steps.lookup_form(client, tmp_path)
+def test_every_read_pyodk_makes_returns_data(pyodk: Client, tmp_path: Path) -> None:
+    form_id = steps.lookup_form(pyodk, tmp_path)
     first, second = "uuid:0b9e6d5c-1d7e-4f55-9c1a-5b7f3e2a9d01", "uuid:6f1c2a3b-7e8d-4c5b-a9f0"
-    _submit_then_edit(client, form_id, first, "Corrected the district")
-    _submit_then_edit(client, form_id, second, "Corrected the district")
+    _submit_then_edit(pyodk, form_id, first, "Corrected the district")
+    _submit_then_edit(pyodk, form_id, second, "Corrected the district")
 
-    assert client.project_id in [p.id for p in client.projects.list()]
-    assert [f.xmlFormId for f in client.forms.list()] == [form_id]
-    listed = client.submissions.list(form_id=form_id)
+    assert pyodk.project_id in [p.id for p in pyodk.projects.list()]
+    assert [f.xmlFormId for f in pyodk.forms.list()] == [form_id]
+    listed = pyodk.submissions.list(form_id=form_id)
     assert sorted(s.instanceId for s in listed) == sorted([first, second])
     assert {s.reviewState for s in listed} == {"edited"}
-    table = client.submissions.get_table(form_id=form_id)
+    table = pyodk.submissions.get_table(form_id=form_id)
     assert len(table["value"]) == 2
-    selected = client.submissions.get_table(
+    selected = pyodk.submissions.get_table(
         form_id=form_id,
         table_name="Submissions",
         count=True,
@@ -93,94 +93,94 @@ def test_every_read_pyodk_makes_returns_data(client: Client, tmp_path: Path) -> 
     row = selected["value"][0]
     assert set(row) == {"__id", "meta", "__system", "district"}
     assert row["district"] == "North"
-    assert row["__system"]["formVersion"] == steps.latest_version(client, form_id)
-    comments = client.submissions.list_comments(form_id=form_id, instance_id=listed[0].instanceId)
+    assert row["__system"]["formVersion"] == steps.latest_version(pyodk, form_id)
+    comments = pyodk.submissions.list_comments(form_id=form_id, instance_id=listed[0].instanceId)
     assert [c.body for c in comments] == ["Corrected the district"]
 
 
-def test_client_used_as_a_context_manager(central: Central, client: Client, tmp_path: Path) -> None:
-    form_id = steps.lookup_form(client, tmp_path)
-    with central.client(client.project_id) as opened:
-        assert client.project_id in [p.id for p in opened.projects.list()]
+def test_client_used_as_a_context_manager(central: Central, pyodk: Client, tmp_path: Path) -> None:
+    form_id = steps.lookup_form(pyodk, tmp_path)
+    with central.client(pyodk.project_id) as opened:
+        assert pyodk.project_id in [p.id for p in opened.projects.list()]
         assert [f.xmlFormId for f in opened.forms.list()] == [form_id]
 
 
-def test_get_xml_returns_the_xform(client: Client, tmp_path: Path) -> None:
-    form_id = steps.lookup_form(client, tmp_path)
-    xml = client.forms.get_xml(form_id=form_id)
+def test_get_xml_returns_the_xform(pyodk: Client, tmp_path: Path) -> None:
+    form_id = steps.lookup_form(pyodk, tmp_path)
+    xml = pyodk.forms.get_xml(form_id=form_id)
     assert isinstance(xml, str)
     assert f"<h:title>{form_id}</h:title>" in xml
-    assert client.forms.get_xml(form_id=form_id, encoding=None) == xml.encode("utf-8")
+    assert pyodk.forms.get_xml(form_id=form_id, encoding=None) == xml.encode("utf-8")
 
 
 # Creating forms ---------------------------------------------------------------------------------
 
 
-def test_create_from_an_xform_string_with_a_generated_id(client: Client) -> None:
-    form_id = client.session.get_xform_uuid()
+def test_create_from_an_xform_string_with_a_generated_id(pyodk: Client) -> None:
+    form_id = pyodk.session.get_xform_uuid()
     assert form_id.startswith("uuid:")
-    created = client.forms.create(form_id=form_id, definition=forms.xform(form_id))
+    created = pyodk.forms.create(form_id=form_id, definition=forms.xform(form_id))
     assert created.xmlFormId == form_id
-    assert client.forms.get(form_id).publishedAt is not None
+    assert pyodk.forms.get(form_id).publishedAt is not None
 
 
-def test_create_from_workbook_bytes_takes_the_fallback_id(client: Client) -> None:
+def test_create_from_workbook_bytes_takes_the_fallback_id(pyodk: Client) -> None:
     # The workbook names no form id, so pyodk sends a generated "uuid:…" id, percent-encoded.
-    created = client.forms.create(definition=forms.lookup_workbook())
+    created = pyodk.forms.create(definition=forms.lookup_workbook())
     assert created.xmlFormId.startswith("uuid:")
-    assert client.forms.get(created.xmlFormId).publishedAt is not None
+    assert pyodk.forms.get(created.xmlFormId).publishedAt is not None
 
 
-def test_create_from_workbook_bytes_with_an_attachment(client: Client, tmp_path: Path) -> None:
-    created = client.forms.create(
+def test_create_from_workbook_bytes_with_an_attachment(pyodk: Client, tmp_path: Path) -> None:
+    created = pyodk.forms.create(
         definition=forms.lookup_workbook(), attachments=[forms.write_lookup_csv(tmp_path)]
     )
     assert created.xmlFormId.startswith("uuid:")
-    assert _attachments(client, created.xmlFormId) == {forms.LOOKUP_CSV: True}
+    assert _attachments(pyodk, created.xmlFormId) == {forms.LOOKUP_CSV: True}
 
 
-def test_creating_an_existing_form_again_is_409_3(client: Client, tmp_path: Path) -> None:
+def test_creating_an_existing_form_again_is_409_3(pyodk: Client, tmp_path: Path) -> None:
     # pyodk's suite sets up its forms with create, and treats 409.3 as "already there".
-    form_id = steps.lookup_form(client, tmp_path)
+    form_id = steps.lookup_form(pyodk, tmp_path)
     path = tmp_path / f"{form_id}.xlsx"
     with pytest.raises(PyODKError) as raised:
-        client.forms.create(definition=path, form_id=form_id)
+        pyodk.forms.create(definition=path, form_id=form_id)
     assert raised.value.is_central_error(code=409.3)
 
 
 # Updating forms ---------------------------------------------------------------------------------
 
 
-def test_update_with_a_new_xform_file(client: Client, tmp_path: Path) -> None:
+def test_update_with_a_new_xform_file(pyodk: Client, tmp_path: Path) -> None:
     form_id = "satisfaction"
-    client.forms.create(form_id=form_id, definition=forms.xform(form_id, "1"))
+    pyodk.forms.create(form_id=form_id, definition=forms.xform(form_id, "1"))
     path = tmp_path / "satisfaction.xml"
     path.write_text(forms.xform(form_id, "2"), encoding="utf-8")
-    client.forms.update(form_id=form_id, definition=path.as_posix())
-    assert client.forms.get(form_id).version == "2"
-    assert sorted(v["version"] for v in steps.versions(client, form_id)) == ["1", "2"]
+    pyodk.forms.update(form_id=form_id, definition=path.as_posix())
+    assert pyodk.forms.get(form_id).version == "2"
+    assert sorted(v["version"] for v in steps.versions(pyodk, form_id)) == ["1", "2"]
 
 
-def test_update_with_a_new_workbook_and_an_attachment(client: Client, tmp_path: Path) -> None:
-    form_id = steps.lookup_form(client, tmp_path)
-    before = client.forms.get(form_id).version
+def test_update_with_a_new_workbook_and_an_attachment(pyodk: Client, tmp_path: Path) -> None:
+    form_id = steps.lookup_form(pyodk, tmp_path)
+    before = pyodk.forms.get(form_id).version
     path = tmp_path / f"{form_id}.xlsx"
     path.write_bytes(forms.lookup_workbook())
-    client.forms.update(
+    pyodk.forms.update(
         form_id=form_id, definition=path.as_posix(), attachments=[tmp_path / forms.LOOKUP_CSV]
     )
-    assert client.forms.get(form_id).version != before
-    assert len(steps.versions(client, form_id)) == 2
-    assert _attachments(client, form_id) == {forms.LOOKUP_CSV: True}
+    assert pyodk.forms.get(form_id).version != before
+    assert len(steps.versions(pyodk, form_id)) == 2
+    assert _attachments(pyodk, form_id) == {forms.LOOKUP_CSV: True}
 
 
 def test_update_a_dingbat_form_with_a_workbook_and_an_attachment(
-    client: Client, tmp_path: Path
+    pyodk: Client, tmp_path: Path
 ) -> None:
     first = tmp_path / "first" / f"{forms.DINGBAT_ID}.xlsx"
     first.parent.mkdir()
     first.write_bytes(forms.lookup_workbook(form_id=forms.DINGBAT_ID))
-    created = client.forms.create(
+    created = pyodk.forms.create(
         definition=first, form_id=forms.DINGBAT_ID, attachments=[forms.write_lookup_csv(tmp_path)]
     )
     assert created.xmlFormId == forms.DINGBAT_ID
@@ -188,20 +188,20 @@ def test_update_a_dingbat_form_with_a_workbook_and_an_attachment(
     path = tmp_path / f"{forms.DINGBAT_ID}.xlsx"
     version = forms.stamp()
     path.write_bytes(forms.lookup_workbook(version))
-    client.forms.update(
+    pyodk.forms.update(
         form_id=forms.DINGBAT_ID,
         definition=path.as_posix(),
         attachments=[(tmp_path / forms.LOOKUP_CSV).as_posix()],
     )
-    form = client.forms.get(forms.DINGBAT_ID)
+    form = pyodk.forms.get(forms.DINGBAT_ID)
     assert form.xmlFormId == forms.DINGBAT_ID
     assert form.version == version
 
 
 def test_update_a_special_id_with_a_version_updater_and_no_attachments(
-    client: Client, tmp_path: Path
+    pyodk: Client, tmp_path: Path
 ) -> None:
-    form_id = steps.special_form(client, tmp_path)
+    form_id = steps.special_form(pyodk, tmp_path)
     assert form_id == forms.SPECIAL_ID
     seen: list[str] = []
 
@@ -209,56 +209,56 @@ def test_update_a_special_id_with_a_version_updater_and_no_attachments(
         seen.append(current)
         return f"{current}.next"
 
-    client.forms.update(form_id=form_id, attachments=[], version_updater=next_version)
+    pyodk.forms.update(form_id=form_id, attachments=[], version_updater=next_version)
     assert seen == ["1"]
-    assert client.forms.get(form_id).version == "1.next"
-    assert steps.latest_version(client, form_id) == "1.next"
+    assert pyodk.forms.get(form_id).version == "1.next"
+    assert steps.latest_version(pyodk, form_id) == "1.next"
 
 
-def test_update_attachments_only_sets_a_timestamp_version(client: Client, tmp_path: Path) -> None:
-    form_id = steps.lookup_form(client, tmp_path)
-    before = client.forms.get(form_id).version
-    client.forms.update(form_id=form_id, attachments=[(tmp_path / forms.LOOKUP_CSV).as_posix()])
-    after = client.forms.get(form_id).version
+def test_update_attachments_only_sets_a_timestamp_version(pyodk: Client, tmp_path: Path) -> None:
+    form_id = steps.lookup_form(pyodk, tmp_path)
+    before = pyodk.forms.get(form_id).version
+    pyodk.forms.update(form_id=form_id, attachments=[(tmp_path / forms.LOOKUP_CSV).as_posix()])
+    after = pyodk.forms.get(form_id).version
     assert after != before
     datetime.fromisoformat(after)  # pyodk names the version after the time, when not told
-    assert _attachments(client, form_id) == {forms.LOOKUP_CSV: True}
+    assert _attachments(pyodk, form_id) == {forms.LOOKUP_CSV: True}
 
 
-def test_update_attachments_with_a_version_updater(client: Client, tmp_path: Path) -> None:
-    form_id = steps.lookup_form(client, tmp_path)
-    before = client.forms.get(form_id).version
-    client.forms.update(
+def test_update_attachments_with_a_version_updater(pyodk: Client, tmp_path: Path) -> None:
+    form_id = steps.lookup_form(pyodk, tmp_path)
+    before = pyodk.forms.get(form_id).version
+    pyodk.forms.update(
         form_id=form_id,
         attachments=[(tmp_path / forms.LOOKUP_CSV).as_posix()],
         version_updater=lambda v: v + "_1",
     )
-    assert client.forms.get(form_id).version == before + "_1"
+    assert pyodk.forms.get(form_id).version == before + "_1"
 
 
 # App users --------------------------------------------------------------------------------------
 
 
-def test_create_app_users_by_name_only(central: Central, client: Client, tmp_path: Path) -> None:
-    steps.lookup_form(client, tmp_path)
-    created = client.projects.create_app_users(display_names=["Team North", "Team South"])
+def test_create_app_users_by_name_only(central: Central, pyodk: Client, tmp_path: Path) -> None:
+    steps.lookup_form(pyodk, tmp_path)
+    created = pyodk.projects.create_app_users(display_names=["Team North", "Team South"])
     assert sorted(u.displayName for u in created) == ["Team North", "Team South"]
     assert all(u.token for u in created)
     # Without forms, a phone configured with the app user sees nothing to fill.
-    assert _form_list(central, client.project_id, created[0].token) == []
+    assert _form_list(central, pyodk.project_id, created[0].token) == []
 
 
 def test_create_app_users_and_give_them_forms(
-    central: Central, client: Client, tmp_path: Path
+    central: Central, pyodk: Client, tmp_path: Path
 ) -> None:
-    lookup = steps.lookup_form(client, tmp_path)
-    client.forms.create(form_id="satisfaction", definition=forms.xform("satisfaction"))
-    created = client.projects.create_app_users(
+    lookup = steps.lookup_form(pyodk, tmp_path)
+    pyodk.forms.create(form_id="satisfaction", definition=forms.xform("satisfaction"))
+    created = pyodk.projects.create_app_users(
         display_names=["Team East", "Team West"], forms=[lookup, "satisfaction"]
     )
     assert len(created) == 2
     for app_user in created:
-        assert _form_list(central, client.project_id, app_user.token) == sorted(
+        assert _form_list(central, pyodk.project_id, app_user.token) == sorted(
             [lookup, "satisfaction"]
         )
 
@@ -267,85 +267,85 @@ def test_create_app_users_and_give_them_forms(
 
 
 def test_create_a_submission_with_special_characters_in_both_ids(
-    client: Client, tmp_path: Path
+    pyodk: Client, tmp_path: Path
 ) -> None:
-    form_id = steps.special_form(client, tmp_path)
+    form_id = steps.special_form(pyodk, tmp_path)
     instance_id = f"new+~!@#$%^&*()_+=-✅✅+{forms.stamp()}"
-    client.submissions.create(
-        xml=forms.lookup_submission(form_id, steps.latest_version(client, form_id), instance_id),
+    pyodk.submissions.create(
+        xml=forms.lookup_submission(form_id, steps.latest_version(pyodk, form_id), instance_id),
         form_id=form_id,
     )
-    got = client.submissions.get(form_id=form_id, instance_id=instance_id)
+    got = pyodk.submissions.get(form_id=form_id, instance_id=instance_id)
     assert got.instanceId == instance_id
     assert got.attachments is None
 
 
-def test_create_a_submission_with_an_attachment(client: Client, tmp_path: Path) -> None:
-    client.forms.create(definition=forms.upload_workbook(), form_id="document_upload")
+def test_create_a_submission_with_an_attachment(pyodk: Client, tmp_path: Path) -> None:
+    pyodk.forms.create(definition=forms.upload_workbook(), form_id="document_upload")
     document = tmp_path / "minutes.csv"
     document.write_bytes(b"item,decision\nbudget,approved\n")
-    created = client.submissions.create(
-        xml=forms.upload_submission(client.session.get_xform_uuid(), document.name),
+    created = pyodk.submissions.create(
+        xml=forms.upload_submission(pyodk.session.get_xform_uuid(), document.name),
         form_id="document_upload",
         attachments=[document],
     )
     [attachment] = created.attachments
     assert (attachment.name, attachment.exists) == (document.name, True)
-    url = client.session.urlformat(
+    url = pyodk.session.urlformat(
         "projects/{pid}/forms/{fid}/submissions/{iid}/attachments/{name}",
-        pid=client.project_id,
+        pid=pyodk.project_id,
         fid="document_upload",
         iid=created.instanceId,
         name=document.name,
     )
-    assert client.session.get(url).content == document.read_bytes()
+    assert pyodk.session.get(url).content == document.read_bytes()
 
 
-def test_resending_an_instance_id_is_409_3(client: Client, tmp_path: Path) -> None:
+def test_resending_an_instance_id_is_409_3(pyodk: Client, tmp_path: Path) -> None:
     # pyodk's suite creates a submission or, on 409.3, reads the versions of the one there.
-    form_id = steps.lookup_form(client, tmp_path)
-    xml = forms.lookup_submission(form_id, steps.latest_version(client, form_id), "uuid:resent-1")
-    client.submissions.create(xml=xml, form_id=form_id)
+    form_id = steps.lookup_form(pyodk, tmp_path)
+    xml = forms.lookup_submission(form_id, steps.latest_version(pyodk, form_id), "uuid:resent-1")
+    pyodk.submissions.create(xml=xml, form_id=form_id)
     with pytest.raises(PyODKError) as raised:
-        client.submissions.create(xml=xml, form_id=form_id)
+        pyodk.submissions.create(xml=xml, form_id=form_id)
     assert raised.value.is_central_error(code=409.3)
-    url = client.session.urlformat(
+    url = pyodk.session.urlformat(
         "projects/{pid}/forms/{fid}/submissions/{iid}/versions",
-        pid=client.project_id,
+        pid=pyodk.project_id,
         fid=form_id,
         iid="uuid:resent-1",
     )
-    assert [v["instanceId"] for v in client.session.get(url).json()] == ["uuid:resent-1"]
+    assert [v["instanceId"] for v in pyodk.session.get(url).json()] == ["uuid:resent-1"]
 
 
 def test_edit_a_submission_with_special_characters_in_both_ids(
-    client: Client, tmp_path: Path
+    pyodk: Client, tmp_path: Path
 ) -> None:
-    form_id = steps.special_form(client, tmp_path)
+    form_id = steps.special_form(pyodk, tmp_path)
     instance_id = "edit_~~!@#$%^&*()_+=-✅✅"
-    version = steps.latest_version(client, form_id)
-    first = client.submissions.create(
+    version = steps.latest_version(pyodk, form_id)
+    first = pyodk.submissions.create(
         xml=forms.lookup_submission(form_id, version, instance_id), form_id=form_id
     ).instanceId
     assert first == instance_id
     edit_id = instance_id + forms.stamp()
-    client.submissions.edit(
+    pyodk.submissions.edit(
         xml=forms.lookup_submission(form_id, version, edit_id, deprecated_id=first),
         form_id=form_id,
         instance_id=instance_id,
         comment="Edited through pyodk",
     )
-    got = client.submissions.get(form_id=form_id, instance_id=instance_id)
+    got = pyodk.submissions.get(form_id=form_id, instance_id=instance_id)
     assert got.reviewState == "edited"
-    url = client.session.urlformat(
+    url = pyodk.session.urlformat(
         "projects/{pid}/forms/{fid}/submissions/{iid}/versions",
-        pid=client.project_id,
+        pid=pyodk.project_id,
         fid=form_id,
         iid=instance_id,
     )
-    versions = client.session.get(url).json()
+    versions = pyodk.session.get(url).json()
     assert [v["instanceId"] for v in versions] == [edit_id, instance_id]
-    comments = client.submissions.list_comments(form_id=form_id, instance_id=instance_id)
+    comments = pyodk.submissions.list_comments(form_id=form_id, instance_id=instance_id)
     assert [c.body for c in comments] == ["Edited through pyodk"]
 
 
@@ -385,17 +385,17 @@ def _with_session_without_cache(central: Central) -> Client:
     [_default, _with_config_and_cache_path, _with_session_and_cache, _with_session_without_cache],
 )
 def test_every_way_to_build_a_client_can_list_forms(
-    build: Any, central: Central, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    build: Any, central: Central, pyodk: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PYODK_CONFIG_FILE", str(central.config))
     monkeypatch.setenv("PYODK_CACHE_FILE", str(tmp_path / "cache.toml"))
-    form_id = steps.lookup_form(client, tmp_path)
+    form_id = steps.lookup_form(pyodk, tmp_path)
     built = build(central)
-    assert [f.xmlFormId for f in built.forms.list(project_id=client.project_id)] == [form_id]
+    assert [f.xmlFormId for f in built.forms.list(project_id=pyodk.project_id)] == [form_id]
 
 
 def test_a_session_without_a_cache_writes_no_file(
-    central: Central, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    central: Central, pyodk: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "never-written.toml"
     monkeypatch.setenv("PYODK_CACHE_FILE", str(cache))
@@ -403,7 +403,7 @@ def test_a_session_without_a_cache_writes_no_file(
     config_text = central.config.read_text()
     for _ in range(2):
         built = Client(config=config, session=_session(config))
-        built.forms.list(project_id=client.project_id)
+        built.forms.list(project_id=pyodk.project_id)
         assert built.session.headers["Authorization"].startswith("Bearer ")
     assert not cache.exists()
     assert central.config.read_text() == config_text
