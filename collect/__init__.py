@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from collect import config as settings
 from collect.errors import CollectError
 from collect.storage.db import db, migrate
-from collect.web import raw_path
+from collect.web import routing
 from collect.web.cookies import NoFlaskSession
 
 # Blueprints that exist are registered; each module defines `bp` and, optionally, `URL_PREFIX`.
@@ -37,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TRUST_PROXY"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     app.session_interface = NoFlaskSession()
-    raw_path.init_app(app)  # before the blueprints: it sets the URL converter their routes use
+    routing.init_app(app)  # before the blueprints: it sets the URL converters their routes use
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     for module_name, prefix in BLUEPRINTS:

@@ -62,6 +62,6 @@ def _urls(pid: int, xml_form_id: str) -> odata.Urls:
     origin = base_url() + request.script_root
     root = f"{origin}/v1/projects/{pid}/forms/{quote(xml_form_id, safe='')}.svc"
     query = request.query_string.decode("latin-1")
-    # An id's own slash travels inside its segment as NUL (web/raw_path.py), and out as %2F.
+    # An id's own slash travels inside its segment as NUL (web/routing.py), and out as %2F.
     path = quote(request.path, safe="/$'():,@").replace("%00", "%2F")
     return odata.Urls(root, f"{origin}{path}" + (f"?{query}" if query else ""))

@@ -9,11 +9,12 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import select
 
+from collect import create_app
 from collect.domain import draft_tokens, xform
 from collect.errors import InvalidSubmission
 from collect.storage.db import db
 from collect.storage.models import Form
-from collect.web import raw_path
+from collect.web import routing
 from tests.central import forms
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.helpers import XLSX, Api, sign_in
@@ -94,6 +95,37 @@ def test_urls_built_for_an_id_keep_its_slash_inside_the_segment(app: Flask):
     assert built == "/v1/projects/3/forms/'=+%2F*-2026%25%2F%25"
 
 
+def test_an_id_too_large_for_the_database_is_a_plain_404(admin: Api):
+    # Found by the fuzz: the number reached the database, which refused it (a 500).
+    for path in ("/v1/projects/77885744225508016128", "/v1/projects/2147483648/forms"):
+        response = admin.get(path)
+        assert response.status_code == 404, response.get_json()
+        assert response.get_json()["code"] == 404.0
+    largest = admin.get("/v1/projects/2147483647")  # routed, and no such project
+    assert (largest.status_code, largest.get_json()["code"]) == (404, 404.1)
+    # Under an app user's key, the phone still hears OpenRosa.
+    device = admin.get("/v1/key/abc/projects/99999999999/formList")
+    assert (device.status_code, device.mimetype) == (404, "text/xml")
+
+
+@pytest.mark.parametrize(
+    ("number", "routed"),
+    [
+        ("0", True),
+        ("7", True),
+        ("999999999", True),
+        ("2147483647", True),
+        ("2147483648", False),
+        ("2200000000", False),
+        ("9999999999", False),
+        ("12345678901", False),
+    ],
+)
+def test_the_id_pattern_is_exactly_the_integer_column(tmp_path, number: str, routed: bool):
+    adapter = create_app({"DATA_DIR": str(tmp_path), "TESTING": True}).url_map.bind("localhost")
+    assert adapter.test(f"/v1/projects/{number}", "GET") is routed
+
+
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
@@ -114,10 +146,10 @@ def test_urls_built_for_an_id_keep_its_slash_inside_the_segment(app: Flask):
         ({"PATH_INFO": "/f/a/b"}, None),
     ],
 )
-def test_the_raw_path_is_used_only_when_it_matches_the_decoded_one(
+def test_the_routing_is_used_only_when_it_matches_the_decoded_one(
     environ: dict[str, str], expected: str | None
 ):
-    assert raw_path.segment_path(environ) == expected
+    assert routing.segment_path(environ) == expected
 
 
 # A bare `&` in a submission, as Central reads it -------------------------------------------------

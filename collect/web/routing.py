@@ -1,12 +1,18 @@
-"""Route on the path as the client sent it, so an id may hold a `/` sent as `%2F`, as in Central.
+"""How URLs are read: ids that hold a `/` (sent as `%2F`, as in Central), and numeric ids.
 
-WSGI servers decode PATH_INFO, so `/forms/a%2Fb/draft` reaches Flask as `/forms/a/b/draft` and
-no route matches: a form whose id holds a slash (pyodk's own tests make `'=+/*-451%/%`) could be
-created but never reached again. Central keeps `%2F` inside its segment. Here a middleware
+Route on the path as the client sent it. WSGI servers decode PATH_INFO, so `/forms/a%2Fb/draft`
+reaches Flask as `/forms/a/b/draft` and no route matches: a form whose id holds a slash (pyodk's
+own tests make `'=+/*-451%/%`) could be created but never reached again. Central keeps `%2F`
+inside its segment. Here a middleware
 rebuilds PATH_INFO from the raw request target (gunicorn's RAW_URI, Werkzeug's REQUEST_URI),
 writing each encoded slash as NUL, a character no id can hold (XML forbids it and every id here
 comes from XML or is ours); the default URL converter turns NUL back into `/` for the view, and
 encodes `/` as `%2F` when building URLs.
+
+Numeric ids (projects, actors) are database integers: one too large for the column would reach
+the database and fail there. The `int` converter's pattern admits only 0 to 2**31 - 1, so a
+larger number matches no route, or the catch-all that answers ODK Collect (a plain 404 either
+way); a converter that refused it in `to_python` would stop the router before the catch-all.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from flask import Flask
-from werkzeug.routing import UnicodeConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 ENCODED_SLASH = "\x00"
 # Werkzeug's segment-safe characters, less "/" (werkzeug.routing.converters.BaseConverter).
@@ -31,6 +37,16 @@ class SegmentConverter(UnicodeConverter):
 
     def to_url(self, value: Any) -> str:
         return quote(str(value), safe=_SAFE)
+
+
+class IdConverter(IntegerConverter):
+    """The `int` converter: a whole number that fits a 32-bit integer column, as ids do."""
+
+    # 0 to 2147483647: up to nine digits, or ten digits no greater than 2147483647.
+    regex = (
+        r"(?:\d{1,9}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
+        r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])"
+    )
 
 
 class RawPathRouting:
@@ -69,7 +85,8 @@ def segment_path(environ: dict[str, Any]) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    """Install the converter (before any route is added) and the middleware."""
+    """Install the converters (before any route is added) and the middleware."""
     app.url_map.converters["default"] = SegmentConverter
     app.url_map.converters["string"] = SegmentConverter
+    app.url_map.converters["int"] = IdConverter
     app.wsgi_app = RawPathRouting(app.wsgi_app)  # type: ignore[method-assign]
