@@ -275,6 +275,13 @@ def _new_session(world: World, http: Http) -> str:
     return token
 
 
+def _give_then_take(http: Http, path: str, blueprint: str, suffix: str = "") -> None:
+    """POST an assignment, then DELETE it: `assign` then `unassign` (+ suffix) answer them."""
+    for method, view in (("POST", "assign"), ("DELETE", "unassign")):
+        http.endpoint = f"{blueprint}.{view}{suffix}"
+        http.check(method, path, "success")
+
+
 # Sessions and users
 
 
@@ -388,11 +395,7 @@ def list_assignments_extended(world: World, http: Http) -> None:
 def assign_and_unassign(world: World, http: Http) -> None:
     email = f"{uuid.uuid4().hex[:8]}@example.org"
     actor = http.send("POST", "/v1/users", json={"email": email}).json()["id"]
-    path = f"/v1/projects/{world.pid}/assignments/viewer/{actor}"
-    http.endpoint = "api.assign"
-    http.check("POST", path, "success")
-    http.endpoint = "api.unassign"
-    http.check("DELETE", path, "success")
+    _give_then_take(http, f"/v1/projects/{world.pid}/assignments/viewer/{actor}", "api")
 
 
 # App users
@@ -437,10 +440,7 @@ def give_and_take_a_form(world: World, http: Http) -> None:
         "POST", f"/v1/projects/{world.pid}/app-users", json={"displayName": "Tablet"}
     ).json()["id"]
     path = f"{world.forms}/{world.form}/assignments/app-user/{actor}"
-    http.endpoint = "api.assign_form"
-    http.check("POST", path, "success")
-    http.endpoint = "api.unassign_form"
-    http.check("DELETE", path, "success")
+    _give_then_take(http, path, "api", suffix="_form")
 
 
 # Forms
