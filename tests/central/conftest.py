@@ -1,7 +1,8 @@
-"""A live collect (gunicorn, as deployed) per test module and database, and pyodk signed in to it.
+"""A live collect (gunicorn, as deployed) per database, and pyodk signed in to it.
 
-One server serves a whole module: starting gunicorn and migrating costs seconds, and every test
-makes its own project, so tests stay independent of each other and of their order.
+One server serves the whole session (on each xdist worker): starting gunicorn and migrating
+costs seconds, and every test makes its own project, so tests stay independent of each other
+and of their order.
 """
 
 from __future__ import annotations
@@ -37,15 +38,14 @@ class Central:
         )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def central(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Central]:
     folder = tmp_path_factory.mktemp("central")
     url = None
     if request.param == "postgresql":
-        module = request.module.__name__.rsplit(".", 1)[-1]
-        name = f"collect_{module}_{request.getfixturevalue('worker_id')}"
+        name = f"collect_central_{request.getfixturevalue('worker_id')}"
         url = pgcluster.create_database(request.getfixturevalue("postgres_url"), name)
     with live.serve(folder / "data", url) as running:
         config = folder / "pyodk_config.toml"

@@ -133,7 +133,8 @@ def test_create_from_workbook_bytes_takes_the_fallback_id(pyodk: Client) -> None
 
 def test_create_from_workbook_bytes_with_an_attachment(pyodk: Client, tmp_path: Path) -> None:
     created = pyodk.forms.create(
-        definition=forms.lookup_workbook(), attachments=[forms.write_lookup_csv(tmp_path)]
+        definition=forms.lookup_workbook(),
+        attachments=[forms.write_lookup_csv(tmp_path).as_posix()],
     )
     assert created.xmlFormId.startswith("uuid:")
     assert _attachments(pyodk, created.xmlFormId) == {forms.LOOKUP_CSV: True}
@@ -152,8 +153,11 @@ def test_creating_an_existing_form_again_is_409_3(pyodk: Client, tmp_path: Path)
 
 
 def test_update_with_a_new_xform_file(pyodk: Client, tmp_path: Path) -> None:
+    # Created from an .xml file, as pyodk's suite sets up its XForm; updated from another.
     form_id = "satisfaction"
-    pyodk.forms.create(form_id=form_id, definition=forms.xform(form_id, "1"))
+    first = tmp_path / "first.xml"
+    first.write_text(forms.xform(form_id, "1"), encoding="utf-8")
+    pyodk.forms.create(definition=first, form_id=form_id)
     path = tmp_path / "satisfaction.xml"
     path.write_text(forms.xform(form_id, "2"), encoding="utf-8")
     pyodk.forms.update(form_id=form_id, definition=path.as_posix())
@@ -167,7 +171,9 @@ def test_update_with_a_new_workbook_and_an_attachment(pyodk: Client, tmp_path: P
     path = tmp_path / f"{form_id}.xlsx"
     path.write_bytes(forms.lookup_workbook())
     pyodk.forms.update(
-        form_id=form_id, definition=path.as_posix(), attachments=[tmp_path / forms.LOOKUP_CSV]
+        form_id=form_id,
+        definition=path.as_posix(),
+        attachments=[(tmp_path / forms.LOOKUP_CSV).as_posix()],
     )
     assert pyodk.forms.get(form_id).version != before
     assert len(steps.versions(pyodk, form_id)) == 2
