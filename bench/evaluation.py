@@ -24,8 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,24 +32,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select
 
-from collect import create_app  # noqa: E402
-from collect.cli import FORMS_DIR, upgrade  # noqa: E402
-from collect.domain import forms, projects, users, xform, xlsform  # noqa: E402
-from collect.storage.db import db  # noqa: E402
-from collect.storage.models import Form, Submission, SubmissionDef  # noqa: E402
+from collect import create_app, demo
+from collect.cli import FORMS_DIR, upgrade
+from collect.domain import forms
+from collect.domain.forms import fields as form_fields
+from collect.domain.forms import xform, xlsform
+from collect.domain.people import projects, users
+from collect.storage.db import db
+from collect.storage.models import Form, Submission, SubmissionDef
+from tests import pgcluster
 
 EMAIL = "bench@example.org"
 PASSWORD = "a long bench password"
-SAMPLE_FORMS = (
-    "training_registration",
-    "training_pretest",
-    "training_posttest",
-    "training_followup",
-    "consultation_record",
-    "beneficiary_feedback",
-)
+SAMPLE_FORMS = demo.PROGRAMME_ORDER  # every form in forms/, in the order a programme uses them
 BATCH = 5000
 TARGET_SECONDS = 3.0
 TARGET_MB = 500
@@ -126,7 +122,7 @@ def _insert(
     )
     assert form is not None and form.current_def is not None
     definition = form.current_def
-    fields = forms.fields_of(definition)
+    fields = form_fields.of(definition)
     root_name = xform.read_xform(definition.xml).root_name
     next_sub = (db.session.scalar(select(func.max(Submission.id))) or 0) + 1
     next_def = (db.session.scalar(select(func.max(SubmissionDef.id))) or 0) + 1
@@ -281,17 +277,6 @@ def _print(result: dict[str, Any]) -> None:
     )
 
 
-@contextmanager
-def _backend(name: str) -> Iterator[str]:
-    if name == "sqlite":
-        yield ""
-        return
-    from tests import pgcluster
-
-    with pgcluster.cluster() as server:
-        yield pgcluster.create_database(server, "collect_bench")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
@@ -309,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for backend in backends:
         with (
             tempfile.TemporaryDirectory(prefix="collect-bench-") as data_dir,
-            _backend(backend) as server_url,
+            pgcluster.database(backend) as server_url,
         ):
             url = server_url or f"sqlite:///{data_dir}/collect.db"
             run(backend, url, data_dir, args.submissions, args.repeat)

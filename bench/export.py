@@ -42,14 +42,18 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import openpyxl  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+import openpyxl
+from sqlalchemy import func, insert, select, text
 
-from collect import create_app  # noqa: E402
-from collect.cli import upgrade  # noqa: E402
-from collect.domain import app_users, forms, projects, users, xform, xlsform  # noqa: E402
-from collect.storage.db import db  # noqa: E402
-from collect.storage.models import Actor, Submission, SubmissionDef  # noqa: E402
+from collect import create_app
+from collect.cli import upgrade
+from collect.domain import forms
+from collect.domain.forms import fields as form_fields
+from collect.domain.forms import xform, xlsform
+from collect.domain.people import app_users, projects, users
+from collect.storage.db import db
+from collect.storage.models import Actor, Submission, SubmissionDef
+from tests import pgcluster
 
 EMAIL = "bench@example.org"
 PASSWORD = "a long bench password"
@@ -220,7 +224,7 @@ def seed(app: Any, project_id: int, device_id: int, count: int, offset: int) -> 
         form = forms.find(project_id, FORM_ID)
         definition = form.current_def
         assert definition is not None
-        fields = forms.fields_of(definition)
+        fields = form_fields.of(definition)
         next_sub = (db.session.scalar(select(func.max(Submission.id))) or 0) + 1
         next_def = (db.session.scalar(select(func.max(SubmissionDef.id))) or 0) + 1
         start = datetime(2025, 1, 1, tzinfo=UTC)
@@ -485,17 +489,6 @@ def run(backend: str, url: str, data_dir: str, sizes: Sequence[int], xlsx_all: b
                 out.unlink()
 
 
-@contextmanager
-def _backend(name: str) -> Iterator[str]:
-    if name == "sqlite":
-        yield ""
-        return
-    from tests import pgcluster
-
-    with pgcluster.cluster() as cluster:
-        yield pgcluster.create_database(cluster, "collect_bench")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
@@ -508,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="collect-bench-") as data_dir:
             if os.geteuid() == 0:  # the PostgreSQL cluster runs as postgres; the server as us
                 os.chmod(data_dir, 0o755)
-            with _backend(backend) as server_url:
+            with pgcluster.database(backend) as server_url:
                 url = server_url or f"sqlite:///{data_dir}/collect.db"
                 run(backend, url, data_dir, sizes, args.xlsx_all)
 

@@ -30,17 +30,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from collect.cli import default_workers  # noqa: E402
-from collect.config import THREADS  # noqa: E402
-from collect.storage.db import db  # noqa: E402
-from collect.storage.models import Submission  # noqa: E402
-from tests import pgcluster  # noqa: E402
-from tests.live import Server  # noqa: E402
-from tests.openrosa import samples  # noqa: E402
-from tests.openrosa.collect_device import Instance, multipart  # noqa: E402
-from tests.openrosa.live import Site, dispose, local_app, set_up  # noqa: E402
+from collect.cli import default_workers
+from collect.config import THREADS
+from collect.storage.db import db
+from collect.storage.models import Submission
+from tests import pgcluster
+from tests.live import Server
+from tests.openrosa import samples
+from tests.openrosa.collect_device import Instance, multipart
+from tests.openrosa.live import Site, dispose, local_app, set_up
 
 FORM_MD = """
 | survey |  |  |  |  |

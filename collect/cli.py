@@ -85,12 +85,16 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("email")
-@click.option("--password", required=True, help="At least 10 characters.")
+@click.option(
+    "--password",
+    required=True,
+    help="At least 10 characters; not the email, nor a common password.",
+)
 @click.option("--admin", is_flag=True, help="Make the user a site administrator.")
 @pass_ctx
 def user_create(ctx: AppContext, email: str, password: str, admin: bool) -> None:
     """Create a web user."""
-    from collect.domain import users
+    from collect.domain.people import users
 
     with ctx.app.app_context():
         try:
@@ -106,7 +110,7 @@ def user_create(ctx: AppContext, email: str, password: str, admin: bool) -> None
 @pass_ctx
 def user_list(ctx: AppContext) -> None:
     """List web users."""
-    from collect.domain import users
+    from collect.domain.people import users
 
     with ctx.app.app_context():
         for u in users.all_users():
@@ -115,11 +119,15 @@ def user_list(ctx: AppContext) -> None:
 
 @user.command("set-password")
 @click.argument("email")
-@click.option("--password", required=True, help="At least 10 characters.")
+@click.option(
+    "--password",
+    required=True,
+    help="At least 10 characters; not the email, nor a common password.",
+)
 @pass_ctx
 def user_set_password(ctx: AppContext, email: str, password: str) -> None:
     """Set a user's password (their sessions end)."""
-    from collect.domain import users
+    from collect.domain.people import users
 
     with ctx.app.app_context():
         try:
@@ -147,7 +155,7 @@ def user_set_password(ctx: AppContext, email: str, password: str) -> None:
 def serve(ctx: AppContext, host: str, port: int, workers: int | None, threads: int) -> None:
     """Upgrade the database, then serve with gunicorn (the production server)."""
     upgrade(ctx.app)
-    _exec_gunicorn(host, port, workers, threads)
+    _exec_gunicorn(host, port, workers, threads, {})
 
 
 def default_workers() -> int:
@@ -157,12 +165,21 @@ def default_workers() -> int:
 
 
 def _exec_gunicorn(
-    host: str, port: int, workers: int | None, threads: int = settings.THREADS
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int = settings.THREADS,
+    config: dict[str, str | int] | None = None,
 ) -> None:
+    """Replace this process with gunicorn serving `create_app(config)` (plus the pool size).
+
+    The settings reach each worker as the factory's argument (gunicorn evaluates literal
+    arguments of `module:factory(...)`), not through the environment.
+    """
     # Threads, not only processes: a phone on a poor network may take minutes to send its
     # photos, and with one request per process a few such phones would leave nobody else served.
     count = workers or default_workers()
-    os.environ.setdefault("COLLECT_DB_POOL_SIZE", str(threads))
+    app_config = {"DB_POOL_SIZE": threads, **(config or {})}
     args = [
         sys.executable,
         "-m",
@@ -186,7 +203,7 @@ def _exec_gunicorn(
         "-",
         "--logger-class",
         "collect.web.access_log.AccessLogger",
-        "wsgi:app",
+        f"collect:create_app({app_config!r})",
     ]
     sys.stdout.flush()
     os.execv(sys.executable, args)
@@ -199,12 +216,11 @@ def _exec_gunicorn(
 @click.option("--no-serve", is_flag=True, help="Set everything up, print, and exit.")
 def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     """Set up a demo project with the sample forms and an app user, then serve it."""
-    from collect.domain import demo as demo_setup
+    from collect import demo as demo_setup
 
     lan = _lan_address() if host == "0.0.0.0" else host
     base = os.environ.get("COLLECT_BASE_URL") or f"http://{lan}:{port}"
-    os.environ["COLLECT_BASE_URL"] = base
-    app = create_app()
+    app = create_app({"BASE_URL": base})
     upgrade(app)
     with app.app_context():
         result = demo_setup.run(FORMS_DIR, base, app.config["ODK_VALIDATE"])
@@ -248,7 +264,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"Serving on {host}:{port} with gunicorn; press Ctrl+C to stop.\n")
-    _exec_gunicorn(host, port, workers)
+    _exec_gunicorn(host, port, workers, config={"BASE_URL": base})
 
 
 def _lan_address() -> str:

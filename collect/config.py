@@ -15,6 +15,7 @@ MB = 1024 * 1024
 # connections on every busy request, and a PostgreSQL connection starts a server process.
 THREADS = 8
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+PASSWORD_HASHING = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
 
 
 def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -33,7 +34,8 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "DATA_DIR": str(data_dir),
         "BLOB_DIR": str(data_dir / "blobs"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, _pool_size(env)),
+        # Database connections each worker keeps: one per thread (see THREADS).
+        "DB_POOL_SIZE": max(1, int(env.get("COLLECT_DB_POOL_SIZE", THREADS))),
         "SECRET_KEY": env.get("COLLECT_SECRET_KEY") or _secret_key(data_dir),
         # Bytes a device may send in one POST; Collect splits larger submissions below this.
         "MAX_SUBMISSION_BYTES": int(env.get("COLLECT_MAX_SUBMISSION_BYTES", 100 * MB)),
@@ -44,18 +46,26 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ODK_VALIDATE": env.get("COLLECT_ODK_VALIDATE", "auto"),
         "TRUST_PROXY": env.get("COLLECT_TRUST_PROXY", "") in ("1", "true", "yes"),
         "BASE_URL": env.get("COLLECT_BASE_URL", ""),
+        # Argon2id for web users' passwords: argon2-cffi's defaults (RFC 9106's second
+        # recommended option, 64 MiB). Only create_app(config) changes them (the tests make
+        # them cheap); hashes keep their own parameters, so changing them never locks anyone out.
+        "PASSWORD_HASHING": dict(PASSWORD_HASHING),
+        # Passwords each process checks at once (each check takes a core and 64 MiB for about a
+        # second), and how long a sign-in waits for a free slot before being told to retry: a
+        # flood of sign-ins then cannot take the threads and memory that phones need.
+        "PASSWORD_CHECKS_AT_ONCE": int(env.get("COLLECT_PASSWORD_CHECKS_AT_ONCE", 2)),
+        "PASSWORD_CHECK_WAIT_SECONDS": float(env.get("COLLECT_PASSWORD_CHECK_WAIT_SECONDS", 1)),
+        # How long a process remembers an HTTP Basic credential it verified (Excel and Power BI
+        # send it with every request of a refresh); 0 verifies every request. See basic_auth.py.
+        "BASIC_AUTH_SECONDS": float(env.get("COLLECT_BASIC_AUTH_SECONDS", 60)),
     }
     config.update(overrides)
-    if "SQLALCHEMY_DATABASE_URI" in overrides and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
-            config["SQLALCHEMY_DATABASE_URI"], _pool_size(env)
+            config["SQLALCHEMY_DATABASE_URI"], int(config["DB_POOL_SIZE"])
         )
     config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
     return config
-
-
-def _pool_size(env: Mapping[str, str]) -> int:
-    return max(1, int(env.get("COLLECT_DB_POOL_SIZE", THREADS)))
 
 
 def _engine_options(url: str, pool_size: int) -> dict[str, Any]:

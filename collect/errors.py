@@ -1,4 +1,10 @@
-"""Errors a client can act on: each carries its HTTP status and a Central-style numeric code."""
+"""Every error a client can act on, in one catalogue: its HTTP status and Central-style code.
+
+Domain code raises these; each protocol renders them in one place (`web/errors.py` for the
+JSON API, `web/openrosa.py` for ODK Collect, `web/pages` for browsers). Codes follow ODK
+Central's where it has one (`404.1`, `409.2` ...), so clients that branch on them keep working.
+No Flask here.
+"""
 
 from __future__ import annotations
 
@@ -42,10 +48,18 @@ class CollectError(Exception):
     status = 400
     code = 400.0
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # Seconds after which the same request may succeed: sent as the Retry-After header.
+        self.retry_after = retry_after
 
 
 class BadRequest(CollectError):
@@ -56,13 +70,21 @@ class BadRequest(CollectError):
 
 
 class InvalidForm(CollectError):
-    """An uploaded XLSForm or XForm cannot be published; `problems` says what to fix."""
+    """An uploaded XLSForm or XForm cannot be published; `problems` says what to fix.
+
+    `headline` is the sentence without the problems (pages list those themselves);
+    `warnings_only` says the upload would pass with `?ignoreWarnings=true`.
+    """
 
     status = 400
     code = 400.15
 
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(
+        self, message: str, problems: list[Problem] | None = None, *, warnings_only: bool = False
+    ) -> None:
         self.problems = problems or []
+        self.headline = message
+        self.warnings_only = warnings_only
         summary = message
         if self.problems:
             summary = message + " " + " ".join(f"{p}." for p in self.problems)
@@ -97,6 +119,12 @@ class NotFound(CollectError):
     code = 404.1
 
 
+class CsrfRefused(Forbidden):
+    """A POST without the CSRF token of the signed-in session: maybe a forged request."""
+
+    code = 403.2
+
+
 class Conflict(CollectError):
     """The request contradicts what is stored: a duplicate id, version or a different resend."""
 
@@ -116,8 +144,33 @@ class VersionTaken(Conflict):
     code = 409.6
 
 
+class FormClosed(Conflict):
+    """The form no longer accepts submissions, or is no longer offered for download."""
+
+    code = 409.2
+
+
+class StaleEdit(Conflict):
+    """An edit of a version that is no longer the current one."""
+
+    code = 409.9
+
+
+class Deleted(Conflict):
+    """The submission was deleted on the server; sending it again does not bring it back."""
+
+    code = 409.18
+
+
+class InvalidBody(CollectError):
+    """A JSON body that does not fit the endpoint's schema (marshmallow's ValidationError)."""
+
+    status = 400
+    code = 400.4
+
+
 class TooManyRequests(CollectError):
-    """Refused for a while, e.g. sign-in after repeated failures for one email."""
+    """Refused for a while (sign-in after repeated failures); `retry_after` says how long."""
 
     status = 429
     code = 429.1
@@ -130,8 +183,60 @@ class TooLarge(CollectError):
     code = 413.1
 
 
+class ServerError(CollectError):
+    """Something failed on the server; the details went to the log, not to the client."""
+
+    status = 500
+    code = 500.1
+
+
 class NotSupported(CollectError):
     """A valid request for something this server does not do (an OData option, for example)."""
 
     status = 501
     code = 501.4
+
+
+class DecryptionFailed(CollectError):
+    """Encrypted data cannot be decrypted; the subclass says why, and its message what to do."""
+
+    status = 400
+    code = 400.12  # Central's "undecryptable"
+    reason = "undecryptable"
+
+
+class WrongPassphrase(DecryptionFailed):
+    """The passphrase does not open the project's managed key."""
+
+    reason = "passphrase"
+
+
+class WrongKey(DecryptionFailed):
+    """The private key given is not the one the data was encrypted for."""
+
+    reason = "key"
+
+
+class EnvelopeCorrupt(DecryptionFailed):
+    """An encrypted submission's manifest or one of its files is damaged."""
+
+    reason = "corrupt"
+
+
+class EnvelopeIncomplete(DecryptionFailed):
+    """An encrypted submission lacks one of the files its manifest lists."""
+
+    reason = "missing"
+
+
+class SignatureMismatch(DecryptionFailed):
+    """The decrypted files do not match the signature the phone made when it encrypted them."""
+
+    reason = "signature"
+
+
+class Busy(CollectError):
+    """The server is doing as much of this work as it can at once (checking passwords); retry."""
+
+    status = 503
+    code = 503.2

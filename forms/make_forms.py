@@ -124,7 +124,7 @@ def metadata() -> list[Row]:
 
 @dataclass(frozen=True)
 class Indicator:
-    """One row of an `indicators` sheet (see shared/design/evaluation.md)."""
+    """One row of an `indicators` sheet (see docs/indicators.md)."""
 
     name: str
     section: str
@@ -1638,7 +1638,7 @@ def check_by_item(item: str, fields: dict[str, str]) -> list[str]:
 
 
 def check_indicators(forms: list[Form]) -> list[str]:
-    """Return problems with the indicators sheets, following shared/design/evaluation.md."""
+    """Return problems with the indicators sheets, following docs/indicators.md."""
     problems: list[str] = []
     by_id = {form.form_id: form for form in forms}
     seen: set[str] = set()

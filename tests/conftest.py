@@ -19,13 +19,15 @@ from sqlalchemy import create_engine, text
 
 from collect import create_app
 from collect.cli import upgrade
-from collect.domain import users
+from collect.domain.people import users
 from collect.storage.db import db
 from tests import pgcluster
+from tests.encryption.collect_crypto import CollectEncryptor, compile_encryptor
 from tests.helpers import Api, sign_in
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "correct horse battery"
+FAST_HASHING = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 BACKENDS = [b for b in os.environ.get("COLLECT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
@@ -105,6 +107,9 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         # JavaRosa checks cost a JVM start; tests about validation turn it on themselves.
         "ODK_VALIDATE": "never",
+        # A real Argon2id hash costs about a second of CPU here, and most tests sign someone
+        # in; tests/web/test_sessions.py checks the production parameters.
+        "PASSWORD_HASHING": FAST_HASHING,
         "BASE_URL": "",
     }
 
@@ -179,3 +184,12 @@ def app_user(admin: Api, project: int) -> Any:
         return body
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def collect_crypto(tmp_path_factory: pytest.TempPathFactory) -> CollectEncryptor:
+    """ODK Collect's submission encryption, in Java, to seal envelopes (skips without Java)."""
+    encryptor = compile_encryptor(Path(tmp_path_factory.mktemp("collect-crypto")))
+    if encryptor is None:
+        pytest.skip("Java (java and javac) is not installed")
+    return encryptor

@@ -8,17 +8,12 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from collect import demo
+
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SAMPLE_FORMS = (
-    "training_registration",
-    "training_pretest",
-    "training_posttest",
-    "training_followup",
-    "consultation_record",
-    "beneficiary_feedback",
-)
+SAMPLE_FORMS = demo.PROGRAMME_ORDER  # every form in forms/, in the order a programme uses them
 
 
 def form_bytes(name: str) -> bytes:

@@ -50,12 +50,19 @@ class Server:
     """`collect serve` on a free loopback port."""
 
     def __init__(
-        self, database_url: str | None, data_dir: Path, *, workers: int = 2, quiet: bool = True
+        self,
+        database_url: str | None,
+        data_dir: Path,
+        *,
+        workers: int = 2,
+        quiet: bool = True,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.data_dir = data_dir
         self.workers = workers
         self.quiet = quiet
+        self.settings = settings or {}  # COLLECT_* variables for the server only
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -85,7 +92,7 @@ class Server:
         self._log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
             command,
-            env=environment(self.data_dir, self.database_url),
+            env={**environment(self.data_dir, self.database_url), **self.settings},
             stdout=subprocess.DEVNULL if self.quiet else self._log,
             stderr=self._log,
             start_new_session=True,  # its own process group: we stop exactly what we started

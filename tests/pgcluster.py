@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +69,6 @@ def cluster() -> Iterator[str]:
             check=False,
             capture_output=True,
         )
-        time.sleep(0.1)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -83,3 +81,14 @@ def create_database(server_url: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def database(backend: str, name: str = "collect_bench") -> Iterator[str]:
+    """A database URL for `backend`: "" for SQLite (the app's default file), or a new
+    PostgreSQL database on a throw-away cluster, removed afterwards (benchmarks use this)."""
+    if backend == "sqlite":
+        yield ""
+        return
+    with cluster() as server:
+        yield create_database(server, name)

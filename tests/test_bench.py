@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -13,11 +14,16 @@ RUNS = {
     "ingest": ["-n", "40", "--databases", "sqlite", "--concurrency", "1,4"],
     "export": ["--backend", "sqlite", "--sizes", "300"],
     "evaluation": ["--backend", "sqlite", "--submissions", "300", "--repeat", "1"],
+    "odata_basic": ["--requests", "3"],
+    "decrypt": ["-n", "30", "--photo-kb", "10", "--video-mb", "2"],
 }
+NEEDS_JAVA = {"decrypt"}  # its envelopes come from the independent Java encryptor
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_benchmark_runs(name: str) -> None:
+    if name in NEEDS_JAVA and not (shutil.which("java") and shutil.which("javac")):
+        pytest.skip("Java (java and javac) is not installed")
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / f"{name}.py"), *RUNS[name]],
         capture_output=True,
@@ -27,4 +33,4 @@ def test_benchmark_runs(name: str) -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "/s" in result.stdout or " s" in result.stdout
+    assert any(unit in result.stdout for unit in ("/s", " s", " ms")), result.stdout

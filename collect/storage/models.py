@@ -328,10 +328,14 @@ class Audit(Base):
 
 
 class LoginAttempt(Base):
-    """Failed sign-ins per email, shared by every worker, to slow down password guessing."""
+    """A failed sign-in, shared by every worker, to slow down password guessing (throttle.py)."""
 
     __tablename__ = "login_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), index=True)
-    attempted_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    attempted_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    # The client's address (an IPv6 client's /64); None for attempts made before it was kept.
+    address: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A hash of the nonce of the device cookie the client sent, when it was valid for the email.
+    device: Mapped[str | None] = mapped_column(String(32))

@@ -1,8 +1,10 @@
-"""gunicorn's access log for `collect serve`: the combined log format, without device tokens.
+"""gunicorn's access log for `collect serve`: the combined log format, without tokens.
 
 An app user's token is its password and ODK Collect puts it in every URL it requests
 (`/v1/key/{token}/...`), so a log line with the raw URL would hand the phone's access to anyone
-who can read the log. This logger writes `[token]` in its place. It also formats the line
+who can read the log. The same goes for a web user's session token in `DELETE
+/v1/sessions/{token}`, which may name a live session of someone else (an admin ending it).
+This logger writes `[token]` in their place. It also formats the line
 directly, where gunicorn's own builds a dictionary of every request and response header first:
 the log line is written for every submission a phone sends.
 """
@@ -17,12 +19,18 @@ from typing import Any
 from gunicorn import glogging
 
 _TOKEN = re.compile(r"^/v1/key/[^/?]*")
+# Any session token, but not the literal `current` of DELETE /v1/sessions/current.
+_SESSION = re.compile(r"^/v1/sessions/(?!current(?:[/?]|$))[^/?]+")
 _FORMAT = '%s - - [%s] "%s %s %s" %s %s "%s" "%s" %dms'
 
 
 def redacted(uri: str) -> str:
-    """The request URI with a device token, if any, replaced by `[token]`."""
-    return _TOKEN.sub("/v1/key/[token]", uri, count=1) if uri.startswith("/v1/key/") else uri
+    """The request URI with a device or session token, if any, replaced by `[token]`."""
+    if uri.startswith("/v1/key/"):
+        return _TOKEN.sub("/v1/key/[token]", uri, count=1)
+    if uri.startswith("/v1/sessions/"):
+        return _SESSION.sub("/v1/sessions/[token]", uri, count=1)
+    return uri
 
 
 class AccessLogger(glogging.Logger):  # type: ignore[misc]

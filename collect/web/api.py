@@ -5,35 +5,24 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from collect.domain import access, app_users, draft_tokens, forms, projects, users
-from collect.errors import CollectError, NotFound, TooLarge
+from collect.domain import forms
+from collect.domain.forms import draft_tokens
+from collect.domain.people import access, app_users, projects, users
+from collect.errors import NotFound, TooLarge
 from collect.storage import blobs
 from collect.storage.models import FormDef
 from collect.web import cookies, schemas
-from collect.web.auth import bearer_token, current_actor
-from collect.web.responses import base_url, error_json
+from collect.web.auth import bearer_token, current_actor, sign_in_client
+from collect.web.responses import base_url
 
 bp = Blueprint("api", __name__)
 Json = tuple[Any, int] | Any
-
-
-@bp.errorhandler(CollectError)
-def api_error(e: CollectError) -> tuple[dict[str, Any], int]:
-    return error_json(e)
-
-
-@bp.errorhandler(ValidationError)
-def invalid_body(e: ValidationError) -> tuple[dict[str, Any], int]:
-    details = e.messages if isinstance(e.messages, dict) else {"body": e.messages}
-    fields = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in details.items())
-    return {
-        "code": 400.4,
-        "message": f"The request body is not valid. {fields}",
-        "details": details,
-    }, 400
+# A sign-in body is an email and a password (at most 1,024 bytes, six as a JSON escape each):
+# nothing that needs more is read, let alone parsed.
+SIGN_IN_BYTES = 16 * 1024
 
 
 def _body(schema: type[Any]) -> dict[str, Any]:
@@ -68,32 +57,44 @@ def _flag(name: str) -> bool:
 @bp.post("/sessions")
 def create_session() -> Json:
     """Sign in with email and password; the answer carries the bearer token."""
+    request.max_content_length = SIGN_IN_BYTES
     body = _body(schemas.SessionIn)
     session, token = users.login(
-        body["email"], body["password"], hours=current_app.config["SESSION_HOURS"]
+        body["email"],
+        body["password"],
+        hours=current_app.config["SESSION_HOURS"],
+        client=sign_in_client(),
     )
-    return {
-        "token": token,
-        "csrf": session.csrf,
-        "createdAt": schemas.iso(session.created_at),
-        "expiresAt": schemas.iso(session.expires_at),
-    }
+    response = jsonify(
+        token=token,
+        csrf=session.csrf,
+        createdAt=schemas.iso(session.created_at),
+        expiresAt=schemas.iso(session.expires_at),
+    )
+    cookies.remember_device(response, body["email"])
+    return response
 
 
 @bp.delete("/sessions/current")
 def delete_current_session() -> Json:
-    """Sign out of the session this request was made with (its bearer token or cookie)."""
-    current_actor()  # a bearer token or a browser session, or a 401
-    users.logout(bearer_token() or cookies.token() or "")
-    return {"success": True}
+    """Sign out: the session this request was made with ends, as in Central."""
+    token = bearer_token() or cookies.token()
+    users.end_current(current_actor(), token)
+    return _session_ended(token)
 
 
 @bp.delete("/sessions/<token>")
 def delete_session(token: str) -> Json:
-    """Sign out: the token stops working."""
-    current_actor()
-    users.logout(token)
-    return {"success": True}
+    """End a session: one's own, or anyone's for a site admin."""
+    users.end_session(current_actor(), token)
+    return _session_ended(token)
+
+
+def _session_ended(token: str | None) -> Response:
+    response = jsonify(success=True)
+    if token is not None and token == cookies.token():
+        cookies.forget(response)  # the browser's own session: its cookie goes too (Central)
+    return response
 
 
 @bp.get("/users/current")

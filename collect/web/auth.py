@@ -7,7 +7,7 @@ import binascii
 
 from flask import g, request
 
-from collect.domain import users
+from collect.domain.people import basic_auth, throttle, users
 from collect.errors import Unauthorized
 from collect.storage.models import Actor
 from collect.web import cookies
@@ -68,9 +68,20 @@ def reading_actor() -> Actor:
         return current_actor()
     cached: Actor | None = g.get("actor")
     if cached is None:
-        cached = users.verify(*credentials).actor
+        email, password = credentials
+        cached = basic_auth.verify(email, password, client=sign_in_client()).actor
         g.actor = cached
     return cached
+
+
+def sign_in_client() -> throttle.Client:
+    """Who is trying a password: the client's address and its device cookie.
+
+    `remote_addr` is the peer's address, or the proxy's X-Forwarded-For when the app is set to
+    trust its proxy (COLLECT_TRUST_PROXY, werkzeug's ProxyFix in create_app): a header that
+    anyone can send is believed only then.
+    """
+    return throttle.Client(address=request.remote_addr, device=cookies.device())
 
 
 def _cookie_actor() -> Actor | None:

@@ -4,24 +4,30 @@ The cookie is HttpOnly (scripts cannot read it), SameSite=Lax (other sites canno
 browser send it with a POST) and Secure whenever the request came over https. Every POST form
 also carries the session's CSRF token in a hidden field, checked here, as a second line of
 defence; the sign-in form, which has no session yet, uses a double-submit cookie instead.
+
+A third cookie, the device cookie, says that this browser (or API client) signed in with an
+email before; it opens nothing, but exempts the client from the sign-in limits that others'
+failures set (domain/people/throttle.py), and it outlives sign-out for that reason.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, Response, g, request
 from flask.sessions import NullSession, SessionInterface
 from flask.wrappers import Request
 
-from collect.domain import users
-from collect.errors import CollectError, Unauthorized
+from collect.domain.people import users
+from collect.errors import CsrfRefused, Unauthorized
 from collect.storage.models import Actor, Session
 
 COOKIE = "collect_session"
 LOGIN_CSRF_COOKIE = "collect_login_csrf"
+DEVICE_COOKIE = "collect_device"
+DEVICE_DAYS = 365
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,17 +47,21 @@ class NoFlaskSession(SessionInterface):
         return None
 
 
-class CsrfRefused(CollectError):
-    """A POST without the CSRF token of the signed-in session: maybe a forged request."""
-
-    status = 403
-    code = 403.2
-
-
 def token() -> str | None:
     """The session token the browser sent, if any."""
     value = request.cookies.get(COOKIE, "").strip()
     return value or None
+
+
+def device() -> str | None:
+    """The device cookie the client sent, if any (checked against the email by the domain)."""
+    return request.cookies.get(DEVICE_COOKIE) or None
+
+
+def remember_device(response: Response, email: str) -> None:
+    """Give a client that has just signed in a new device cookie for this email."""
+    expires = datetime.now(UTC) + timedelta(days=DEVICE_DAYS)
+    _set(response, DEVICE_COOKIE, users.device_cookie(email), expires=expires)
 
 
 def session() -> Session | None:

@@ -11,31 +11,24 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 
 from collect.domain import evaluation
-from collect.domain import report as tables
-from collect.errors import BadRequest, CollectError
+from collect.errors import BadRequest
 from collect.web.auth import current_actor
-from collect.web.responses import error_json
 
 bp = Blueprint("evaluation", __name__)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@bp.errorhandler(CollectError)
-def evaluation_error(e: CollectError) -> tuple[dict[str, Any], int]:
-    return error_json(e)
-
-
 @bp.get("/projects/<int:pid>/evaluation")
 def report_json(pid: int) -> dict[str, Any]:
     """The report: participation and impact sections, each indicator with totals and blocks."""
-    return tables.to_json(_report(pid))
+    return evaluation.to_json(_report(pid))
 
 
 @bp.get("/projects/<int:pid>/evaluation.csv")
 def report_csv(pid: int) -> Response:
     """The report as tidy CSV: one row per indicator, block, category and measure."""
-    rows = tables.tidy_rows(_report(pid))
+    rows = evaluation.tidy_rows(_report(pid))
     return Response(
         stream_with_context(_csv_lines(rows)),
         mimetype="text/csv",
@@ -45,9 +38,9 @@ def report_csv(pid: int) -> Response:
 
 @bp.get("/projects/<int:pid>/evaluation.xlsx")
 def report_xlsx(pid: int) -> Response:
-    """The report as a workbook: sheets Participation and Impact, laid out as report tables."""
+    """The report as a workbook: sheets Participation and Impact, laid out as report evaluation."""
     out = io.BytesIO()
-    tables.write_xlsx(_report(pid), out)
+    evaluation.write_xlsx(_report(pid), out)
     return Response(
         out.getvalue(),
         mimetype=XLSX,
@@ -55,7 +48,7 @@ def report_xlsx(pid: int) -> Response:
     )
 
 
-def _report(pid: int) -> tables.Report:
+def _report(pid: int) -> evaluation.Report:
     """Read the query (from, to, lang) and compute the report for the signed-in actor."""
     return evaluation.report(
         current_actor(),

@@ -7,20 +7,15 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
-from collect.domain import access, exports
-from collect.errors import BadRequest, CollectError
+from collect.domain import exports
+from collect.domain.people import access
+from collect.errors import BadRequest
 from collect.web.auth import current_actor
-from collect.web.responses import error_json
 
 bp = Blueprint("exports", __name__)
 BASE = "/projects/<int:pid>/forms/<xml_form_id>/submissions"
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-
-
-@bp.errorhandler(CollectError)
-def export_error(e: CollectError) -> tuple[dict[str, Any], int]:
-    return error_json(e)
 
 
 @bp.get(f"{BASE}.csv.zip")

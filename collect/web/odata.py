@@ -12,7 +12,8 @@ from urllib.parse import quote
 import orjson
 from flask import Blueprint, Response, request, stream_with_context
 
-from collect.domain import access, odata
+from collect.domain import odata
+from collect.domain.people import access
 from collect.storage.models import Actor
 from collect.web.auth import reading_actor
 from collect.web.responses import base_url

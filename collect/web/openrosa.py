@@ -17,7 +17,8 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from collect.domain import app_users, submissions
+from collect.domain import submissions
+from collect.domain.people import app_users
 from collect.errors import CollectError, InvalidSubmission, NotFound
 from collect.storage import blobs
 from collect.web import form_parts

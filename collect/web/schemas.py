@@ -6,7 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from collect.domain import forms, projects
+from collect.domain import forms
+from collect.domain.people import projects
 from collect.storage.models import AppUser, Form, FormAttachment, FormDef, User
 
 

@@ -8,26 +8,18 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from collect.domain import access, submissions
-from collect.errors import BadRequest, CollectError
+from collect.domain import submissions
+from collect.domain.people import access
+from collect.errors import BadRequest
 from collect.storage import blobs
 from collect.storage.models import Actor, Comment, SubmissionDef
-from collect.web import api, schemas
+from collect.web import schemas
 from collect.web.auth import current_actor
-from collect.web.responses import error_json
 
 bp = Blueprint("submissions", __name__)
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 BASE = "/projects/<int:pid>/forms/<xml_form_id>/submissions"
 Json = tuple[Any, int] | Any
-
-
-@bp.errorhandler(CollectError)
-def api_error(e: CollectError) -> tuple[dict[str, Any], int]:
-    return error_json(e)
-
-
-bp.register_error_handler(ValidationError, api.invalid_body)
 
 
 class ReviewIn(Schema):
@@ -129,7 +121,10 @@ def list_versions(pid: int, xml_form_id: str, instance_id: str) -> Json:
     """Every version of a submission (edits), newest first."""
     found = submissions.versions(_actor(), pid, xml_form_id, instance_id)
     extended = _extended()
-    return [version_json(v, submitter if extended else None) for v, submitter in found]
+    return [
+        version_json(v.definition, v.instance_name, v.submitter if extended else None)
+        for v in found
+    ]
 
 
 @bp.get(f"{BASE}/<instance_id>/attachments")
@@ -181,7 +176,9 @@ def submission_json(summary: submissions.Summary, *, extended: bool = False) -> 
         "updatedAt": schemas.iso(submission.updated_at),
         "deletedAt": schemas.iso(submission.deleted_at),
         "currentVersion": version_json(
-            summary.current, summary.current_submitter if extended else None
+            summary.current,
+            summary.instance_name,
+            summary.current_submitter if extended else None,
         ),
     }
     if extended:
@@ -189,11 +186,14 @@ def submission_json(summary: submissions.Summary, *, extended: bool = False) -> 
     return out
 
 
-def version_json(version: SubmissionDef, submitter: Actor | None = None) -> dict[str, Any]:
-    """Central's SubmissionVersion (with `submitter` when given), plus its files' progress."""
+def version_json(
+    version: SubmissionDef, instance_name: str | None, submitter: Actor | None = None
+) -> dict[str, Any]:
+    """Central's SubmissionVersion (with `submitter` when given), plus its files' progress;
+    `instance_name` is the one the reader may see (see domain/forms/disclosure.py)."""
     out: dict[str, Any] = {
         "instanceId": version.instance_id,
-        "instanceName": version.instance_name,
+        "instanceName": instance_name,
         "submitterId": version.submitter_id,
         "deviceId": version.device_id,
         "userAgent": version.user_agent,

@@ -10,14 +10,13 @@ from flask import Flask, url_for
 from sqlalchemy import select
 
 from collect import create_app
-from collect.domain import draft_tokens, xform
+from collect.domain.forms import draft_tokens, xform
 from collect.errors import InvalidSubmission
 from collect.storage.db import db
 from collect.storage.models import Form
 from collect.web import routing
 from tests.central import forms
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.helpers import XLSX, Api, sign_in
+from tests.helpers import XLSX, Api
 
 SPECIAL = forms.SPECIAL_ID
 ENCODED = quote(SPECIAL, safe="")  # what pyodk sends: every slash as %2F, % as %25
@@ -246,11 +245,3 @@ def test_a_draft_token_opens_only_its_own_draft(app: Flask, admin: Api, project:
         assert draft_tokens.matches(secret, drafts["own"], token)
         assert not draft_tokens.matches(secret, drafts["other"], token)
         assert not draft_tokens.matches("another server's key", drafts["own"], token)
-
-
-def test_signing_out_of_the_current_session_ends_only_that_one(client, admin: Api):
-    other = sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-    assert other.delete("/v1/sessions/current").get_json() == {"success": True}
-    assert other.get("/v1/users/current").status_code == 401
-    assert admin.get("/v1/users/current").status_code == 200
-    assert client.delete("/v1/sessions/current").status_code == 401

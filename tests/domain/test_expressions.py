@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from collect.domain.expressions import ExpressionError, parse, to_number, to_string, truthy
+from collect.domain.evaluation.expressions import (
+    ExpressionError,
+    parse,
+    to_number,
+    to_string,
+    truthy,
+)
 
 ANSWERS = {
     "age": "34",

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 import openpyxl
 import pytest
 
-from collect.domain import indicators
-from collect.domain.indicators import (
+from collect.domain.evaluation import indicators
+from collect.domain.evaluation.indicators import (
     Band,
     Choice,
     Indicator,

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from collect.domain import demo_data
+from collect.demo import data as demo_data
 from collect.storage.db import db
 from collect.storage.models import AppUser
 from tests.helpers import SAMPLE_FORMS, Api

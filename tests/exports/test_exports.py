@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from collect.domain import tables
+from collect.domain.exports import tables
 from collect.storage.db import db
 from collect.storage.models import Audit
 from tests.conftest import make_user

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from functools import cache
 
 import pytest
 
-from collect.domain import tables, xform, xlsform
-from collect.domain.tables import Options, SubmissionInfo
+from collect.domain.exports import tables
+from collect.domain.exports.tables import Options, SubmissionInfo
+from collect.domain.forms import disclosure, xform, xlsform
+from collect.domain.forms import fields as form_fields
 from collect.errors import BadRequest
 from tests.exports.conftest import S1, S2, S4
 from tests.exports.forms import xlsx
@@ -18,12 +21,17 @@ from tests.exports.forms import xlsx
 def sample_fields(version: int) -> tuple[xform.Field, ...]:
     converted = xlsform.convert(xlsx(f"exports_sample_v{version}"), xlsform.XLSX)
     parsed = xform.read_xform(converted.xml)
-    return tuple(
-        xform.Field(
-            **{**f.as_dict(), "choices": f.choices, "sensitive": f.name in converted.sensitive}
-        )
-        for f in parsed.fields
-    )
+    return form_fields.marked(parsed.fields, converted.sensitive)
+
+
+def rule(
+    fields: tuple[xform.Field, ...] | list[xform.Field], *, sees_sensitive: bool = False
+) -> disclosure.Disclosure:
+    """The disclosure rule over these fields alone, for a viewer or for a manager."""
+    return disclosure.combine([disclosure.version(fields, None)], sees_sensitive=sees_sensitive)
+
+
+ALL = disclosure.Disclosure(sees_sensitive=True)
 
 
 def values(submission: bytes, version: int = 1) -> dict[str, object]:
@@ -56,7 +64,7 @@ def rows_by_table(layout: tables.Layout, submission: bytes, version: int = 1) ->
 
 
 def test_columns_follow_central_and_briefcase() -> None:
-    layout = tables.layout("exports_sample", sample_fields(1), Options(include_sensitive=True))
+    layout = tables.layout("exports_sample", sample_fields(1), Options(), ALL)
     root, member, visit = layout.tables
     assert (root.name, member.name, visit.name) == (
         "exports_sample",
@@ -98,7 +106,7 @@ def test_columns_follow_central_and_briefcase() -> None:
 
 
 def test_rows_link_nested_repeats_by_key() -> None:
-    layout = tables.layout("exports_sample", sample_fields(1), Options(include_sensitive=True))
+    layout = tables.layout("exports_sample", sample_fields(1), Options(), ALL)
     root, member, visit = rows_by_table(layout, S1)
     key = INFO.instance_id
     assert root == [
@@ -132,7 +140,7 @@ def test_a_repeat_inside_a_group_keeps_the_group_in_its_key() -> None:
         b'<d id="f"><g><r><q>a</q><h><r><q>b</q></r><r><q>c</q></r></h></r><r><q>d</q></r></g>'
         b"<meta><instanceID>uuid:k</instanceID></meta></d>"
     )
-    layout = tables.layout("f", fields, Options())
+    layout = tables.layout("f", fields, Options(), rule(fields))
     # Two repeats named r: numbered in depth-first order, as Central names them.
     assert [t.name for t in layout.tables] == ["f", "f-r~1", "f-r~2"]
     info = SubmissionInfo("uuid:k", INFO.created_at, None, "", 0, 0, "", None, None, 0, "1")
@@ -150,7 +158,9 @@ def test_a_repeat_inside_a_group_keeps_the_group_in_its_key() -> None:
 
 
 def test_group_paths_false_uses_bare_names() -> None:
-    layout = tables.layout("exports_sample", sample_fields(1), Options(group_paths=False))
+    layout = tables.layout(
+        "exports_sample", sample_fields(1), Options(group_paths=False), rule(sample_fields(1))
+    )
     root, member, _ = layout.tables
     assert "head" in root.header and "location-Latitude" in root.header
     assert "meta-instanceID" not in root.header and "instanceID" in root.header
@@ -158,7 +168,12 @@ def test_group_paths_false_uses_bare_names() -> None:
 
 
 def test_select_multiple_splits_into_every_choice_at_once() -> None:
-    layout = tables.layout("exports_sample", sample_fields(2), Options(split_select_multiples=True))
+    layout = tables.layout(
+        "exports_sample",
+        sample_fields(2),
+        Options(split_select_multiples=True),
+        rule(sample_fields(2)),
+    )
     header = layout.tables[0].header
     at = header.index("household-barriers")
     assert header[at : at + 5] == [
@@ -176,7 +191,7 @@ def test_select_multiple_splits_into_every_choice_at_once() -> None:
 
 
 def test_sensitive_columns_are_withheld_and_named() -> None:
-    layout = tables.layout("exports_sample", sample_fields(1), Options())
+    layout = tables.layout("exports_sample", sample_fields(1), Options(), rule(sample_fields(1)))
     root, member, _ = layout.tables
     assert "respondent" not in root.header and "id_photo" not in root.header
     assert "contact-phone" not in member.header
@@ -185,16 +200,16 @@ def test_sensitive_columns_are_withheld_and_named() -> None:
         "exports_sample.csv: id_photo",
         "exports_sample-member.csv: contact-phone",
     ]
-    included = tables.layout("exports_sample", sample_fields(1), Options(include_sensitive=True))
+    included = tables.layout("exports_sample", sample_fields(1), Options(), ALL)
     assert included.withheld == []
 
 
 def test_a_sensitive_repeat_takes_its_whole_table_away() -> None:
     fields = [
-        f if f.path != "/member" else xform.Field(**{**f.as_dict(), "sensitive": True})
+        f if f.path != "/member" else dataclasses.replace(f, sensitive=True)
         for f in sample_fields(1)
     ]
-    layout = tables.layout("exports_sample", fields, Options(include_sensitive=False))
+    layout = tables.layout("exports_sample", fields, Options(), rule(fields))
     assert [t.name for t in layout.tables] == ["exports_sample"]
     assert "exports_sample-member.csv (the whole table)" in layout.withheld
     assert "exports_sample-visit.csv (the whole table)" in layout.withheld
@@ -205,6 +220,7 @@ def test_labels_replace_choice_names_and_add_a_header_row() -> None:
         "exports_sample",
         sample_fields(1),
         Options(language="French (fr)", split_select_multiples=True),
+        rule(sample_fields(1)),
     )
     root = layout.tables[0]
     at = root.header.index("household-head")
@@ -255,13 +271,12 @@ def test_merged_versions_put_a_removed_field_back_where_central_does() -> None:
     assert [f.path for f in older_only] == ["/g", "/g/old", "/new"]
 
 
-def test_current_fields_learn_choices_and_sensitivity_from_older_versions() -> None:
+def test_current_fields_learn_choices_from_older_versions() -> None:
     a, b = xform.Choice("a", {}), xform.Choice("b", {})
-    old = [xform.Field("/q", "q", "string", control="select", choices=(a,), sensitive=True)]
+    old = [xform.Field("/q", "q", "string", control="select", choices=(a,))]
     new = [xform.Field("/q", "q", "string", control="select", choices=(b,))]
     (field,) = tables.current_fields([old, new])
     assert [c.name for c in field.choices] == ["b", "a"]
-    assert field.sensitive
 
 
 @pytest.mark.parametrize(
@@ -294,7 +309,7 @@ def test_submission_date_is_javascripts_iso_string() -> None:
 
 
 def test_an_encrypted_submission_has_metadata_only() -> None:
-    layout = tables.layout("exports_sample", sample_fields(1), Options())
+    layout = tables.layout("exports_sample", sample_fields(1), Options(), rule(sample_fields(1)))
     (found,) = list(layout.rows(INFO, None))
     index, row = found
     assert index == 0 and len(row) == len(layout.tables[0].columns)

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from collect.domain import odata
-from collect.domain.xform import Field
+from collect.domain.forms import disclosure
+from collect.domain.forms.xform import Field
 
 VALUES: tuple[tuple[str, Any, bool, Any], ...] = (
     ("int", "34", False, 34),
@@ -65,7 +66,8 @@ def test_names_become_odata_identifiers_and_sensitive_questions_are_left_out() -
         Field("/g/r/inner", "inner", "repeat", repeat="/g/r/inner"),
         Field("/g/r/inner/x", "x", "decimal", repeat="/g/r/inner"),
     ]
-    built = odata.schema("my-form", fields)
+    rule = disclosure.combine([disclosure.version(fields, None)], sees_sensitive=False)
+    built = odata.schema.build("my-form", fields, rule)
     assert list(built.tables) == ["Submissions", "Submissions.g.r", "Submissions.g.r.inner"]
     inner = built.tables["Submissions.g.r.inner"]
     assert inner.parent_key == "__Submissions-g-r-id"

@@ -1,6 +1,6 @@
 """A test client that replays ODK Collect's side of the OpenRosa exchange.
 
-Read from Collect's source (see shared/design/openrosa.md): `OpenRosaClient.kt` (form list,
+Read from ODK Collect's source (getodk/collect): `OpenRosaClient.kt` (form list,
 manifest), `OkHttpConnection.java` (GET content-type check, HEAD, split multipart POSTs),
 `OpenRosaServerInstanceUploader.kt` (pre-flight HEAD, 201/202 as the only success) and
 `ResponseMessageParser.java` (the message shown to the enumerator). It refuses whatever Collect

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from collect import create_app
-from collect.domain import users
+from collect.domain.people import users
 from collect.storage.db import db
+from tests import pgcluster
 from tests.helpers import sign_in
+from tests.live import Server
+from tests.openrosa import samples
 
 ADMIN = ("live-admin@example.org", "correct horse battery")
 
@@ -27,6 +33,28 @@ class Site:
 
     def server_url(self, base: str) -> str:
         return f"{base}/v1/key/{self.token}/projects/{self.project}"
+
+
+@contextmanager
+def serving(
+    request: pytest.FixtureRequest, folder: Path, name: str, *, workers: int
+) -> Iterator[tuple[Server, Site]]:
+    """A live server on the backend `request.param` names, with the household form set up."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'collect.db'}"
+    else:
+        url = pgcluster.create_database(
+            request.getfixturevalue("postgres_url"),
+            f"collect_{name}_{request.getfixturevalue('worker_id')}",
+        )
+    server = Server(url, folder, workers=workers)
+    server.start()  # migrates the empty database, then serves
+    app = local_app(url, folder)
+    try:
+        yield server, set_up(app, samples.household_xml())
+    finally:
+        server.stop()
+        dispose(app)
 
 
 def local_app(database_url: str, data_dir: Path) -> Flask:

@@ -6,8 +6,11 @@ again; that retry must succeed and be stored once, with every file intact.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import socket
+import struct
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +21,11 @@ from sqlalchemy import select
 from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import Blob, Submission, SubmissionDef
-from tests import pgcluster
 from tests.conftest import BACKENDS
 from tests.live import Server
 from tests.openrosa import samples
 from tests.openrosa.collect_device import CollectDevice, Instance, http_transport, multipart
-from tests.openrosa.live import Site, dispose, local_app, set_up
+from tests.openrosa.live import Site, serving
 
 MB = 1024 * 1024
 
@@ -34,21 +36,8 @@ def crashable(
 ) -> Iterator[tuple[Server, Site]]:
     """One server per database for the module; each test kills it and starts it again."""
     tmp_path = Path(tmp_path_factory.mktemp(f"crash-{request.param}"))
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'collect.db'}"
-    else:
-        url = pgcluster.create_database(
-            request.getfixturevalue("postgres_url"),
-            f"collect_crash_{request.getfixturevalue('worker_id')}",
-        )
-    server = Server(url, tmp_path, workers=2)
-    server.start()
-    app = local_app(url, tmp_path)
-    try:
-        yield server, set_up(app, samples.household_xml())
-    finally:
-        server.stop()
-        dispose(app)
+    with serving(request, tmp_path, "crash", workers=2) as served:
+        yield served
 
 
 def _consistent(site: Site) -> list[str]:
@@ -82,6 +71,23 @@ def _start_upload(server: Server, site: Site, body: bytes, content_type: str) ->
     return sock
 
 
+def _wait_taken(sock: socket.socket, timeout: float = 30) -> None:
+    """Wait until the server has taken every byte sent so far (Linux: SIOCOUTQ is 0).
+
+    Bytes stay unacknowledged in our send queue until the server's receive buffer has room,
+    which for a body this size means the worker has been reading it.
+    """
+    deadline = time.monotonic() + timeout
+    while _unsent(sock) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _unsent(sock) == 0, "the server stopped reading the upload"
+
+
+def _unsent(sock: socket.socket) -> int:
+    queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+    return int(struct.unpack("i", queued)[0])
+
+
 def test_killed_in_the_middle_of_a_large_upload(crashable: tuple[Server, Site]) -> None:
     server, site = crashable
     instance_id = samples.new_id()
@@ -92,7 +98,7 @@ def test_killed_in_the_middle_of_a_large_upload(crashable: tuple[Server, Site]) 
     body, content_type = multipart(instance, instance.files, False)
     sock = _start_upload(server, site, body, content_type)
     sock.sendall(body[: len(body) // 2])
-    time.sleep(0.3)  # the worker is busy reading the body
+    _wait_taken(sock)  # the worker is reading the body: half of it has left this socket
     server.kill()
     sock.close()
     assert instance_id not in _consistent(site)

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from collect.storage.db import db
 from collect.storage.models import Submission, SubmissionDef
-from tests import pgcluster
 from tests.conftest import BACKENDS
 from tests.live import Server
 from tests.openrosa import samples
@@ -29,7 +28,7 @@ from tests.openrosa.collect_device import (
     multipart,
 )
 from tests.openrosa.conftest import stored
-from tests.openrosa.live import Site, dispose, local_app, set_up
+from tests.openrosa.live import Site, serving
 
 THREADS = 8
 
@@ -39,21 +38,8 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Site]]:
     folder = Path(tmp_path_factory.mktemp(f"live-{request.param}"))
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'collect.db'}"
-    else:
-        url = pgcluster.create_database(
-            request.getfixturevalue("postgres_url"),
-            f"collect_live_{request.getfixturevalue('worker_id')}",
-        )
-    server = Server(url, folder, workers=3)
-    server.start()  # migrates the empty database, then serves
-    app = local_app(url, folder)
-    try:
-        yield server, set_up(app, samples.household_xml())
-    finally:
-        server.stop()
-        dispose(app)
+    with serving(request, folder, "live", workers=3) as served:
+        yield served
 
 
 def _device(live: tuple[Server, Site]) -> CollectDevice:

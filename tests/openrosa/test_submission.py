@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from collect.domain import xform
+from collect.domain.forms import xform
 from collect.storage.db import db
 from collect.storage.models import Blob
 from tests.helpers import Api

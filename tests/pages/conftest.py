@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from collect.domain import users
+from collect.domain.people import users
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -173,7 +173,7 @@ def test_unknown_pages_and_crashes_are_sentences(
     def explode(*_: Any, **__: Any) -> Any:
         raise RuntimeError("boom")
 
-    from collect.web import pages_data
+    from collect.web.pages import data as pages_data
 
     monkeypatch.setattr(pages_data, "project_page", explode)
     crashed = admin.get(f"/projects/{setup.pid}")

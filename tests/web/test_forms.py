@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from collect.domain import xform
+from collect.domain.forms import xform
 from tests import workbooks
 from tests.helpers import SAMPLE_FORMS, XLSX, Api, form_bytes
 

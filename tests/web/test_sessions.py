@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
-from collect.domain import users
+from collect import config, create_app
+from collect.domain.people import users
 from collect.storage.db import db
-from collect.storage.models import Session
+from collect.storage.models import Session, User
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.helpers import Api
 
@@ -103,3 +105,102 @@ def test_non_admin_cannot_create_users(app, client) -> None:
     _, eva = make_user(app, client, "eva@example.org")
     assert eva.get("/v1/users").status_code == 403
     assert eva.post("/v1/users", json={"email": "x@example.org"}).status_code == 403
+
+
+def test_production_password_hashing_is_argon2id_at_64_mib(app_config) -> None:
+    """The real parameters (the other tests use cheap ones): stored hash, and sign-in with it."""
+    production = create_app({**app_config, "PASSWORD_HASHING": config.PASSWORD_HASHING})
+    try:
+        with production.app_context():
+            users.create("real@example.org", "a long production password")
+            stored = db.session.scalar(select(User.password_hash))
+        assert stored is not None and stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        response = production.test_client().post(
+            "/v1/sessions",
+            json={"email": "real@example.org", "password": "a long production password"},
+        )
+        assert response.status_code == 200
+    finally:
+        with production.app_context():
+            db.engine.dispose()
+
+
+def test_an_actor_ends_only_its_own_sessions(app, admin: Api, client) -> None:
+    from tests.conftest import make_user
+
+    _, eva = make_user(app, client, "eva@example.org")
+    _, ben = make_user(app, app.test_client(), "ben@example.org")
+    # Another user's live token, and a token that is no session at all, are refused alike.
+    refused = eva.delete(f"/v1/sessions/{ben.token}")
+    assert refused.status_code == 403
+    assert "only your own sessions" in refused.get_json()["message"]
+    assert eva.delete("/v1/sessions/not-a-token").get_json() == refused.get_json()
+    assert ben.get("/v1/users/current").status_code == 200
+    # A site admin may end anyone's; the user may end their own.
+    assert admin.delete(f"/v1/sessions/{ben.token}").status_code == 200
+    assert ben.get("/v1/users/current").status_code == 401
+    assert eva.delete(f"/v1/sessions/{eva.token}").get_json() == {"success": True}
+    assert eva.get("/v1/users/current").status_code == 401
+
+
+def test_delete_current_ends_the_callers_session(admin: Api, client, project: int) -> None:
+    other = sign_in_again(client)
+    response = admin.delete("/v1/sessions/current")
+    assert response.status_code == 200
+    assert response.get_json() == {"success": True}
+    assert admin.get("/v1/users/current").status_code == 401
+    assert other.get("/v1/users/current").status_code == 200  # only that session ended
+    assert admin.delete("/v1/sessions/current").status_code == 401
+    # An app user's key is not a session it may end (Central answers 403 too).
+    device = other.post(f"/v1/projects/{project}/app-users", json={"displayName": "Tablet"})
+    key = Api(client, device.get_json()["token"])
+    assert key.delete("/v1/sessions/current").status_code == 403
+
+
+def test_delete_current_with_the_browser_cookie_signs_it_out(app, admin: Api) -> None:
+    from collect.web.cookies import COOKIE
+    from tests.pages.conftest import signed_in
+
+    browser = signed_in(app, ADMIN_EMAIL, ADMIN_PASSWORD)
+    forged = browser.client.delete("/v1/sessions/current")
+    assert forged.status_code == 403  # a cookie alone needs the CSRF header to change anything
+    response = browser.client.delete("/v1/sessions/current", headers={"X-CSRF-Token": browser.csrf})
+    assert response.status_code == 200
+    assert any(c.startswith(f"{COOKIE}=;") for c in response.headers.getlist("Set-Cookie"))
+    assert browser.get("/projects").status_code == 302
+
+
+def sign_in_again(client) -> Api:
+    from tests.helpers import sign_in
+
+    return sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+def test_the_access_log_masks_session_tokens(tmp_path) -> None:
+    """Through gunicorn and its access log, as `collect serve` writes it."""
+    import http.client
+    import json
+
+    from tests import live
+
+    with live.serve(tmp_path, None, workers=1) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+        def call(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            connection.request(method, path, json.dumps(body) if body else None, headers)
+            response = connection.getresponse()
+            return response.status, json.loads(response.read() or b"null")
+
+        email, password = live.ADMIN
+        _, first = call("POST", "/v1/sessions", {"email": email, "password": password})
+        _, second = call("POST", "/v1/sessions", {"email": email, "password": password})
+        assert call("DELETE", f"/v1/sessions/{first['token']}", token=second["token"])[0] == 200
+        assert call("DELETE", "/v1/sessions/current", token=second["token"])[0] == 200
+        connection.close()
+    log = (tmp_path / "server.log").read_text()
+    assert first["token"] not in log and second["token"] not in log
+    assert '"DELETE /v1/sessions/[token] HTTP/1.1" 200' in log
+    assert '"DELETE /v1/sessions/current HTTP/1.1" 200' in log
