@@ -6,15 +6,23 @@ submissions, each with its own small photo, at several concurrencies from thread
 keep-alive connection each (as Collect's OkHttp does), and prints submissions per second and
 p50/p95 latency. Each POST is what Collect sends (multipart: the instance XML and the photo);
 the pre-flight HEAD, which Collect makes once per sending run, is left out of the timings.
-Every submission is checked to be stored.
+Every submission is checked to be stored, and every photo to be in the blob store.
+
+With `--blob-store s3` the photos go to a throw-away SeaweedFS (tests/seaweed.py) on the same
+machine, set up through the usual AWS_* variables. With `dir,s3` both servers run at once and
+each concurrency is measured on one and then the other, so both see the same load from the
+machine's other tenants. `--migrate` then times `collect blobs migrate` of every photo from the
+bucket to an empty data directory and back to a new prefix.
 
     .venv/bin/python bench/ingest.py                 # 2000 per run, concurrency 1, 4 and 16
     .venv/bin/python bench/ingest.py -n 500 --databases sqlite --workers 4
+    .venv/bin/python bench/ingest.py --blob-store dir,s3 --migrate
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -34,9 +42,10 @@ from sqlalchemy import func, select
 
 from collect.cli import default_workers
 from collect.config import THREADS
+from collect.storage import blobs
 from collect.storage.db import db
-from collect.storage.models import Submission
-from tests import pgcluster
+from collect.storage.models import Blob, Submission
+from tests import pgcluster, seaweed
 from tests.live import Server
 from tests.openrosa import samples
 from tests.openrosa.collect_device import Instance, multipart
@@ -102,12 +111,14 @@ PHOTO_BYTES = 12_000  # a small, compressed phone photo
 @dataclass(frozen=True)
 class Result:
     database: str
+    blob_store: str
     concurrency: int
     count: int
     seconds: float
     latencies: list[float]
     server_cpu: float  # seconds of CPU the server's processes spent on the run
     database_cpu: float  # and PostgreSQL's (0 for SQLite, which runs inside the server)
+    storage_cpu: float  # and SeaweedFS's (0 for the directory store)
 
     @property
     def cpu_ms(self) -> float:
@@ -117,6 +128,10 @@ class Result:
     @property
     def database_ms(self) -> float:
         return self.database_cpu / self.count * 1000
+
+    @property
+    def storage_ms(self) -> float:
+        return self.storage_cpu / self.count * 1000
 
     @property
     def rate(self) -> float:
@@ -343,58 +358,137 @@ def postgres_cpu() -> float:
 
 
 def stored_count(site: Site) -> int:
+    """Submissions stored; raises when a photo's row has no bytes in the blob store."""
     with site.app.app_context():
         count = db.session.scalar(select(func.count(Submission.id))) or 0
+        rows = set(db.session.scalars(select(Blob.sha256)))
         db.session.remove()
+        held = {sha for sha, _ in blobs.store().inventory()}
+    if rows - held:
+        raise SystemExit(f"{len(rows - held)} photos have a row but no bytes in the store")
     return count
 
 
 @contextmanager
-def database(name: str, folder: Path) -> Iterator[str]:
+def databases(name: str, folders: list[Path]) -> Iterator[list[str]]:
+    """One empty database per folder: SQLite files, or databases of one PostgreSQL cluster."""
     if name == "sqlite":
-        yield f"sqlite:///{folder / 'collect.db'}"
+        yield [f"sqlite:///{folder / 'collect.db'}" for folder in folders]
         return
     with pgcluster.cluster() as server:
-        yield pgcluster.create_database(server, "collect_bench")
+        yield [pgcluster.create_database(server, f"collect_bench_{i}") for i in range(len(folders))]
 
 
-def run(name: str, count: int, concurrencies: list[int], workers: int) -> list[Result]:
+@dataclass
+class Target:
+    """A server on one database with its blobs in one store, and the form it takes."""
+
+    database: str
+    store: str
+    server: Server
+    site: Site
+    s3: seaweed.S3Server | None
+    bucket: str = ""
+    sent: int = 0
+
+    def storage_cpu(self) -> float:
+        return group_cpu(self.s3.pid) if self.s3 is not None else 0.0
+
+
+def run(
+    name: str,
+    count: int,
+    concurrencies: list[int],
+    workers: int,
+    stores: list[seaweed.S3Server | None],
+    migrate: bool = False,
+) -> list[Result]:
+    """Ingest on database `name`, one server per blob store (None: the directory), all started
+    at once and measured in turn at each concurrency, so that they share the machine's moods."""
     results = []
-    with tempfile.TemporaryDirectory(prefix=f"collect-bench-{name}-") as tmp:
-        folder = Path(tmp)
-        with database(name, folder) as url:
-            server = Server(url, folder, workers=workers)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix=f"collect-bench-{name}-"))
+        )
+        folders = [tmp / f"store-{i}" for i in range(len(stores))]
+        for folder in folders:
+            folder.mkdir()
+        targets = []
+        for folder, url, s3 in zip(
+            folders, stack.enter_context(databases(name, folders)), stores, strict=True
+        ):
+            env: dict[str, str] = {}
+            bucket = ""
+            if s3 is not None:
+                bucket = f"s3://{s3.bucket}/ingest-{name}-{uuid.uuid4().hex[:8]}"
+                env = {**s3.environment(), "COLLECT_BLOB_STORE": bucket}
+            server = Server(url, folder, workers=workers, env=env)
             server.start()
+            stack.callback(server.stop)
             app = local_app(url, folder)
-            try:
-                site = set_up(app, samples.xform(FORM_MD))
-                total = 0
-                for concurrency in concurrencies:
-                    bodies = [submission(total + i) for i in range(count)]
-                    assert server.process is not None
-                    cpu_before = group_cpu(server.process.pid), postgres_cpu()
-                    seconds, latencies = post_all(server, site, bodies, concurrency)
-                    server_cpu = group_cpu(server.process.pid) - cpu_before[0]
-                    database_cpu = postgres_cpu() - cpu_before[1]
-                    total += count
-                    if stored_count(site) != total:
-                        raise SystemExit(f"{name}: {stored_count(site)} stored, {total} sent")
-                    result = Result(
-                        name, concurrency, count, seconds, latencies, server_cpu, database_cpu
-                    )
-                    p50, p95 = result.percentile(50), result.percentile(95)
-                    print(
-                        f"{name:<11} c={concurrency:<3} {result.rate:8.1f}/s"
-                        f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
-                        f"  CPU per submission: server {result.cpu_ms:.2f} ms,"
-                        f" PostgreSQL {result.database_ms:.2f} ms",
-                        flush=True,
-                    )
-                    results.append(result)
-            finally:
-                server.stop()
-                dispose(app)
+            stack.callback(dispose, app)
+            if s3 is not None:
+                app.config.update(s3.settings(bucket.split("/", 3)[3]))
+            site = set_up(app, samples.xform(FORM_MD))
+            targets.append(Target(name, "s3" if s3 else "dir", server, site, s3, bucket))
+        for concurrency in concurrencies:
+            for target in targets:
+                results.append(measure(target, count, concurrency))
+        if migrate:
+            for target in targets:
+                if target.s3 is not None:
+                    time_migrations(target.server, target.bucket)
     return results
+
+
+def measure(target: Target, count: int, concurrency: int) -> Result:
+    """POST `count` new submissions to the target at `concurrency`; print and return figures."""
+    server, site = target.server, target.site
+    bodies = [submission(target.sent + i) for i in range(count)]
+    assert server.process is not None
+    cpu_before = group_cpu(server.process.pid), postgres_cpu(), target.storage_cpu()
+    seconds, latencies = post_all(server, site, bodies, concurrency)
+    server_cpu = group_cpu(server.process.pid) - cpu_before[0]
+    database_cpu = postgres_cpu() - cpu_before[1] if target.database != "sqlite" else 0.0
+    storage_cpu = target.storage_cpu() - cpu_before[2]
+    target.sent += count
+    if (stored := stored_count(site)) != target.sent:
+        raise SystemExit(f"{target.database}: {stored} stored, {target.sent} sent")
+    result = Result(
+        target.database,
+        target.store,
+        concurrency,
+        count,
+        seconds,
+        latencies,
+        server_cpu,
+        database_cpu,
+        storage_cpu,
+    )
+    p50, p95 = result.percentile(50), result.percentile(95)
+    print(
+        f"{target.database:<11} {target.store:<4} c={concurrency:<3} {result.rate:8.1f}/s"
+        f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+        f"  CPU per submission: server {result.cpu_ms:.2f} ms,"
+        f" PostgreSQL {result.database_ms:.2f} ms,"
+        f" SeaweedFS {result.storage_ms:.2f} ms",
+        flush=True,
+    )
+    return result
+
+
+def time_migrations(server: Server, bucket: str) -> None:
+    """`collect blobs migrate` of every photo: the bucket to an empty directory, and back."""
+    server.stop()  # the figures are the copy's alone, not shared with ingest
+    copy = f"{bucket}-copy"
+    for args in (("--to", "dir", "--s3", bucket), ("--to", "s3", "--s3", copy)):
+        started = time.perf_counter()
+        out = server.cli("blobs", "migrate", *args)
+        seconds = time.perf_counter() - started
+        summary = out.strip().splitlines()[-1]
+        print(f"blobs migrate {' '.join(args[:2])}: {seconds:.1f} s with start-up: {summary}")
+    checked = server.cli("blobs", "check", "--store", copy).strip().splitlines()[-1]
+    print(f"blobs check of the copy: {checked}")
 
 
 def breakdown(count: int) -> None:
@@ -402,7 +496,6 @@ def breakdown(count: int) -> None:
     import io
 
     from collect.cli import upgrade
-    from collect.storage import blobs
     from collect.web import form_parts
 
     def cpu_ms(work: Callable[[int], object]) -> float:
@@ -468,6 +561,14 @@ def main() -> None:
         help="gunicorn workers (default: as `collect serve`, cores + 1)",
     )
     parser.add_argument(
+        "--blob-store",
+        default="dir",
+        help="dir, s3 (a throw-away SeaweedFS) or both, comma-separated (default dir)",
+    )
+    parser.add_argument(
+        "--migrate", action="store_true", help="with s3: also time `collect blobs migrate`"
+    )
+    parser.add_argument(
         "--breakdown", action="store_true", help="only measure CPU per POST in-process, by part"
     )
     args = parser.parse_args()
@@ -478,20 +579,26 @@ def main() -> None:
     print(f"{args.count} submissions per run, {args.workers} gunicorn workers", end="")
     print(f" of {THREADS} threads, ", end="")
     print(f"one {PHOTO_BYTES}-byte photo each")
+    stores = args.blob_store.split(",")
+    if not set(stores) <= {"dir", "s3"}:
+        parser.error("--blob-store takes dir, s3 or dir,s3")
     results = []
-    for name in args.databases.split(","):
-        results += run(name, args.count, concurrencies, args.workers)
+    with contextlib.ExitStack() as stack:
+        s3 = stack.enter_context(seaweed.server("bench")) if "s3" in stores else None
+        chosen = [s3 if store == "s3" else None for store in stores]
+        for name in args.databases.split(","):
+            results += run(name, args.count, concurrencies, args.workers, chosen, args.migrate)
     print()
     print(
-        "| database | concurrency | submissions/s | p50 ms | p95 ms"
-        " | CPU ms each: server | PostgreSQL |"
+        "| database | blobs | concurrency | submissions/s | p50 ms | p95 ms"
+        " | CPU ms each: server | PostgreSQL | SeaweedFS |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         p50, p95 = r.percentile(50), r.percentile(95)
         print(
-            f"| {r.database} | {r.concurrency} | {r.rate:.0f} | {p50:.1f} | {p95:.1f}"
-            f" | {r.cpu_ms:.2f} | {r.database_ms:.2f} |"
+            f"| {r.database} | {r.blob_store} | {r.concurrency} | {r.rate:.0f} | {p50:.1f}"
+            f" | {p95:.1f} | {r.cpu_ms:.2f} | {r.database_ms:.2f} | {r.storage_ms:.2f} |"
         )
 
 

@@ -53,7 +53,7 @@ def main() -> None:
 
 
 def run(url: str | None, folder: Path, settings: dict[str, str], label: str, requests: int) -> None:
-    server = Server(url, folder, workers=1, settings=settings)
+    server = Server(url, folder, workers=1, env=settings)
     server.cli("db", "upgrade")
     server.cli("user", "create", ADMIN[0], "--password", ADMIN[1], "--admin")
     server.start()

@@ -21,6 +21,7 @@ from collect.web import (
     pages,
     routing,
     submissions,
+    webforms,
 )
 from collect.web.cookies import NoFlaskSession
 
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(odata.bp, url_prefix="/v1")
     app.register_blueprint(evaluation.bp, url_prefix="/v1")
     app.register_blueprint(pages.bp)
+    app.register_blueprint(webforms.bp)
     errors.init_app(app)
     logging.getLogger("collect").setLevel(logging.INFO)
     return app

@@ -7,8 +7,10 @@ import secrets
 import socket
 import struct
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -20,6 +22,7 @@ from collect.errors import CollectError
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"
 SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
+T = TypeVar("T")
 
 
 class AppContext:
@@ -137,6 +140,143 @@ def user_set_password(ctx: AppContext, email: str, password: str) -> None:
         click.echo(f"Password changed for {email}.")
 
 
+# Blobs ------------------------------------------------------------------------------------------
+
+
+@main.group("blobs")
+def blobs_group() -> None:
+    """Stored files (blobs): check them, or move them between the directory and S3."""
+
+
+@blobs_group.command("check")
+@click.option(
+    "--store",
+    "location",
+    default=None,
+    help="dir or s3://bucket/prefix. Default: the configured store (COLLECT_BLOB_STORE).",
+)
+@click.option("--quick", is_flag=True, help="Compare sizes only; do not read and hash the bytes.")
+@click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 64))
+@pass_ctx
+def blobs_check(ctx: AppContext, location: str | None, quick: bool, jobs: int) -> None:
+    """Report every blob whose bytes are missing from the store or differ from their hash."""
+    from collect.storage import blobs
+    from collect.storage.blobs import transfer
+
+    app = ctx.app
+    store = blobs.build(location or app.config["BLOB_STORE"], app.config)
+    click.echo(f"Checking the blobs in {store.describe()}{' (sizes only)' if quick else ''}.")
+    tally = _blob_errors(lambda: transfer.check(app, store, quick=quick, jobs=jobs))
+    for problem in tally.problems:
+        row = problem.row
+        detail = f" ({problem.detail})" if problem.detail else ""
+        click.echo(
+            f"{problem.kind.upper()} blob {row.id} sha256 {row.sha256}, {row.size} bytes{detail}"
+        )
+        for use in transfer.used_by(app, row.id):
+            click.echo(f"    used by {use}")
+    click.echo(
+        f"{tally.rows} blobs checked: {tally.present} intact, "
+        f"{sum(p.kind == 'missing' for p in tally.problems)} missing, "
+        f"{sum(p.kind == 'corrupt' for p in tally.problems)} corrupt."
+    )
+    if tally.orphans:
+        click.echo(
+            f"{tally.orphans} stored files have no row (left by writes that never committed; "
+            "harmless)."
+        )
+    if tally.problems:
+        raise SystemExit(1)
+
+
+@blobs_group.command("migrate")
+@click.option("--to", "direction", type=click.Choice(["s3", "dir"]), required=True)
+@click.option(
+    "--s3",
+    "s3_url",
+    default=None,
+    help="s3://bucket/prefix. Default: COLLECT_BLOB_STORE, when it names a bucket.",
+)
+@click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 64))
+@pass_ctx
+def blobs_migrate(ctx: AppContext, direction: str, s3_url: str | None, jobs: int) -> None:
+    """Copy every blob to S3 (--to s3) or to the data directory (--to dir), verifying each.
+
+    Safe while the server runs, and resumable: run it again to copy what is left. To switch
+    the server over with nothing unreadable in between: migrate, restart the server on the
+    new store with COLLECT_BLOB_FALLBACK set to the old one, migrate again, then drop the
+    fallback (see README).
+    """
+    from collect.storage import blobs
+    from collect.storage.blobs import transfer
+
+    app = ctx.app
+    configured = str(app.config["BLOB_STORE"] or "dir")
+    bucket = s3_url or (configured if configured.startswith("s3://") else None)
+    if bucket is None:
+        raise click.UsageError("Name the bucket: --s3 s3://bucket/prefix.")
+    s3_store, dir_store = blobs.build(bucket, app.config), blobs.build("dir", app.config)
+    source, target = (dir_store, s3_store) if direction == "s3" else (s3_store, dir_store)
+    click.echo(f"Copying blobs from {source.describe()} to {target.describe()}.")
+    started = time.monotonic()
+
+    def progress(tally: transfer.Tally) -> None:
+        done = tally.copied + len(tally.problems)
+        if done % 500 == 0:
+            click.echo(f"  {done} copied so far ({tally.copied_bytes / 1e6:.1f} MB)")
+
+    tally = _blob_errors(
+        lambda: transfer.migrate(app, source, target, jobs=jobs, progress=progress)
+    )
+    for problem in tally.problems:
+        row = problem.row
+        detail = f" ({problem.detail})" if problem.detail else ""
+        click.echo(
+            f"NOT COPIED: blob {row.id} sha256 {row.sha256} is {problem.kind} in the source{detail}"
+        )
+    seconds = time.monotonic() - started
+    click.echo(
+        f"{tally.rows} blobs: {tally.copied} copied ({tally.copied_bytes / 1e6:.1f} MB), "
+        f"{tally.present} already there, {len(tally.problems)} not copied; {seconds:.1f} s."
+    )
+    if tally.problems:
+        raise SystemExit(1)
+
+
+def _blob_errors(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except CollectError as e:
+        _fail(e)
+        raise
+
+
+# The web-form bundle -----------------------------------------------------------------------------
+
+
+@main.group()
+def assets() -> None:
+    """The browser bundle of the web forms (ODK Web Forms, built with npm)."""
+
+
+@assets.command("build")
+@click.option("--force", is_flag=True, help="Build even if nothing changed since the last build.")
+def assets_build(force: bool) -> None:
+    """Install the pinned npm packages and build the bundle (quick when nothing changed)."""
+    from collect import assets as bundle
+
+    # The server reads COLLECT_WEBFORMS_DIR too (collect/config.py): build where it looks.
+    output = Path(os.environ.get("COLLECT_WEBFORMS_DIR") or bundle.OUTPUT_DIR)
+    try:
+        built = bundle.build(force=force, output_dir=output, log=click.echo)
+    except bundle.BuildFailed as e:
+        raise click.ClickException(str(e)) from e
+    if built:
+        click.echo(f"The web-form bundle is built in {output}.")
+    else:
+        click.echo("The web-form bundle is up to date.")
+
+
 # Serving ----------------------------------------------------------------------------------------
 
 
@@ -155,7 +295,21 @@ def user_set_password(ctx: AppContext, email: str, password: str) -> None:
 def serve(ctx: AppContext, host: str, port: int, workers: int | None, threads: int) -> None:
     """Upgrade the database, then serve with gunicorn (the production server)."""
     upgrade(ctx.app)
+    _sweep_blobs(ctx.app)
     _exec_gunicorn(host, port, workers, threads, {})
+
+
+def _sweep_blobs(app: Flask) -> None:
+    """Remove what writes interrupted by a crash left in the blob store (and check it answers)."""
+    from collect.storage import blobs
+
+    with app.app_context():
+        try:
+            removed = blobs.sweep()
+        except CollectError as e:
+            _fail(e)
+    if removed:
+        click.echo(f"Removed {removed} temporary files left by interrupted blob writes.")
 
 
 def default_workers() -> int:
@@ -222,6 +376,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     base = os.environ.get("COLLECT_BASE_URL") or f"http://{lan}:{port}"
     app = create_app({"BASE_URL": base})
     upgrade(app)
+    _sweep_blobs(app)
     with app.app_context():
         result = demo_setup.run(FORMS_DIR, base, app.config["ODK_VALIDATE"])
     data_dir = Path(app.config["DATA_DIR"])

@@ -58,6 +58,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # How long a process remembers an HTTP Basic credential it verified (Excel and Power BI
         # send it with every request of a refresh); 0 verifies every request. See basic_auth.py.
         "BASIC_AUTH_SECONDS": float(env.get("COLLECT_BASIC_AUTH_SECONDS", 60)),
+        **_blob_store(env),
+        # Where `collect assets build` put the web-form bundle; empty: collect/static/webforms.
+        "WEBFORMS_DIR": env.get("COLLECT_WEBFORMS_DIR", ""),
     }
     config.update(overrides)
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
@@ -66,6 +69,25 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         )
     config["MAX_CONTENT_LENGTH"] = max(config["MAX_SUBMISSION_BYTES"], config["MAX_FORM_BYTES"])
     return config
+
+
+def _blob_store(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where blobs are: "dir" (blobs/ in the data directory) or "s3://bucket/prefix".
+
+    Credentials are boto3's usual ones (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ~/.aws, an
+    instance role), or BLOB_S3_ACCESS_KEY_ID / BLOB_S3_SECRET_ACCESS_KEY passed as settings.
+    """
+    return {
+        "BLOB_STORE": env.get("COLLECT_BLOB_STORE", "dir"),
+        # Read from when the store lacks a blob: the store a migration copies from.
+        "BLOB_FALLBACK": env.get("COLLECT_BLOB_FALLBACK", ""),
+        "BLOB_S3_ENDPOINT_URL": env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
+        "BLOB_S3_REGION": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+        "BLOB_S3_ADDRESSING_STYLE": env.get("COLLECT_BLOB_S3_ADDRESSING_STYLE"),
+        # Seconds a pre-signed download URL lives; 0 (the default) streams through the server.
+        "BLOB_S3_REDIRECT_SECONDS": int(env.get("COLLECT_BLOB_S3_REDIRECT_SECONDS", 0)),
+        "BLOB_S3_PUBLIC_ENDPOINT_URL": env.get("COLLECT_BLOB_S3_PUBLIC_ENDPOINT_URL"),
+    }
 
 
 def _engine_options(url: str, pool_size: int) -> dict[str, Any]:

@@ -240,3 +240,16 @@ class Busy(CollectError):
 
     status = 503
     code = 503.2
+
+
+class BlobMissing(NotFound):
+    """A stored file's row exists but its bytes are not in the blob store (lost or not copied)."""
+
+    code = 404.9
+
+
+class Unavailable(CollectError):
+    """The server cannot store or read right now (the blob store is unreachable); try later."""
+
+    status = 503
+    code = 503.1

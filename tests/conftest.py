@@ -1,13 +1,16 @@
 """Fixtures: a fresh app and database per test, on SQLite and on PostgreSQL, through real URLs.
 
 Every test that uses `app` runs twice, once per database. The PostgreSQL server is the one in
-COLLECT_TEST_DATABASE_URL, or a throw-away cluster started here with initdb/pg_ctl.
+COLLECT_TEST_DATABASE_URL, or a throw-away cluster started here with initdb/pg_ctl. Blobs go
+to the test's data directory, or with COLLECT_TEST_BLOB_STORE=s3 to a bucket of a throw-away
+SeaweedFS (tests/seaweed.py), under a prefix of the test's own.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from collect import create_app
+from collect import assets, create_app
 from collect.cli import upgrade
 from collect.domain.people import users
 from collect.storage.db import db
-from tests import pgcluster
+from tests import pgcluster, seaweed
 from tests.encryption.collect_crypto import CollectEncryptor, compile_encryptor
 from tests.helpers import Api, sign_in
 
@@ -29,6 +32,7 @@ ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "correct horse battery"
 FAST_HASHING = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 BACKENDS = [b for b in os.environ.get("COLLECT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+BLOB_STORE = os.environ.get("COLLECT_TEST_BLOB_STORE", "dir")
 
 
 @pytest.fixture(scope="session")
@@ -98,10 +102,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[seaweed.S3Server]:
+    """A SeaweedFS S3 server for this test session (one per xdist worker)."""
+    with seaweed.server() as server:
+        yield server
+
+
 @pytest.fixture
-def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+def app_config(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> dict[str, Any]:
     """Settings for the test's app; a test may change them before asking for `app`."""
-    return {
+    config: dict[str, Any] = {
         "TESTING": True,
         "DATA_DIR": str(tmp_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -112,6 +123,10 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "PASSWORD_HASHING": FAST_HASHING,
         "BASE_URL": "",
     }
+    if BLOB_STORE == "s3":
+        server: seaweed.S3Server = request.getfixturevalue("s3_server")
+        config.update(server.settings(f"{tmp_path.name}-{uuid.uuid4().hex[:8]}"))
+    return config
 
 
 @pytest.fixture
@@ -193,3 +208,14 @@ def collect_crypto(tmp_path_factory: pytest.TempPathFactory) -> CollectEncryptor
     if encryptor is None:
         pytest.skip("Java (java and javac) is not installed")
     return encryptor
+
+
+@pytest.fixture(scope="session")
+def bundle() -> assets.Bundle:
+    """The web-form bundle, built from assets/ unless current (`collect assets build`)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is missing: the web-form bundle cannot be built (apt-get install npm)")
+    assets.build(log=lambda _: None)
+    built = assets.bundle()
+    assert built is not None
+    return built

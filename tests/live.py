@@ -23,20 +23,26 @@ from tests.pgcluster import _free_port
 ADMIN = ("admin@example.org", "correct horse battery")
 
 
-def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    """The environment `collect` runs with: this data dir and database, JavaRosa off."""
+def environment(
+    data_dir: Path, database_url: str | None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment `collect` runs with: this data dir and database, JavaRosa off, and
+    `extra` (a blob store's settings, say)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLLECT_")}
     env.update(COLLECT_DATA_DIR=str(data_dir), COLLECT_ODK_VALIDATE="never")
     if database_url and not database_url.startswith("sqlite"):
         env["COLLECT_DATABASE_URL"] = database_url
+    env.update(extra or {})
     return env
 
 
-def collect(data_dir: Path, database_url: str | None, *args: str) -> str:
+def collect(
+    data_dir: Path, database_url: str | None, *args: str, env: dict[str, str] | None = None
+) -> str:
     """Run a `collect` subcommand against the data dir / database; return its output."""
     result = subprocess.run(
         [sys.executable, "-m", "collect.cli", *args],
-        env=environment(data_dir, database_url),
+        env=environment(data_dir, database_url, env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -56,13 +62,13 @@ class Server:
         *,
         workers: int = 2,
         quiet: bool = True,
-        settings: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.data_dir = data_dir
+        self.env = dict(env or {})  # more settings; a test may change them between starts
         self.workers = workers
         self.quiet = quiet
-        self.settings = settings or {}  # COLLECT_* variables for the server only
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -73,7 +79,7 @@ class Server:
 
     def cli(self, *args: str) -> str:
         """Run the `collect` command against this server's data directory and database."""
-        return collect(self.data_dir, self.database_url, *args)
+        return collect(self.data_dir, self.database_url, *args, env=self.env)
 
     def start(self, timeout: float = 60) -> None:
         self.port = _free_port()
@@ -92,7 +98,7 @@ class Server:
         self._log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
             command,
-            env={**environment(self.data_dir, self.database_url), **self.settings},
+            env=environment(self.data_dir, self.database_url, self.env),
             stdout=subprocess.DEVNULL if self.quiet else self._log,
             stderr=self._log,
             start_new_session=True,  # its own process group: we stop exactly what we started
@@ -100,6 +106,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.process = None
+                self._log.close()
                 raise RuntimeError(f"collect serve exited; see {self.data_dir / 'server.log'}")
             if self._answers():
                 return
@@ -143,10 +151,18 @@ class Server:
 
 @contextmanager
 def serve(
-    data_dir: Path, database_url: str | None = None, *, workers: int = 2, admin: bool = True
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    workers: int = 2,
+    admin: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Migrate the database, create the admin (ADMIN), and serve until the block ends."""
-    server = Server(database_url, data_dir, workers=workers, quiet=False)
+    """Migrate the database, create the admin (ADMIN), and serve until the block ends.
+
+    `env`: COLLECT_* environment variables for the server, e.g. a smaller upload limit.
+    """
+    server = Server(database_url, data_dir, workers=workers, quiet=False, env=env)
     server.cli("db", "upgrade")
     if admin:
         server.cli("user", "create", ADMIN[0], "--password", ADMIN[1], "--admin")

@@ -12,6 +12,10 @@ from tests.helpers import ROOT
 
 RUNS = {
     "ingest": ["-n", "40", "--databases", "sqlite", "--concurrency", "1,4"],
+    "ingest-s3": [
+        *("-n", "20", "--databases", "sqlite", "--concurrency", "4"),
+        *("--blob-store", "dir,s3", "--migrate"),
+    ],
     "export": ["--backend", "sqlite", "--sizes", "300"],
     "evaluation": ["--backend", "sqlite", "--submissions", "300", "--repeat", "1"],
     "odata_basic": ["--requests", "3"],
@@ -25,7 +29,7 @@ def test_benchmark_runs(name: str) -> None:
     if name in NEEDS_JAVA and not (shutil.which("java") and shutil.which("javac")):
         pytest.skip("Java (java and javac) is not installed")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / f"{name}.py"), *RUNS[name]],
+        [sys.executable, str(ROOT / "bench" / f"{name.split('-')[0]}.py"), *RUNS[name]],
         capture_output=True,
         text=True,
         timeout=600,

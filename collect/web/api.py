@@ -16,7 +16,7 @@ from collect.storage import blobs
 from collect.storage.models import FormDef
 from collect.web import cookies, schemas
 from collect.web.auth import bearer_token, current_actor, sign_in_client
-from collect.web.responses import base_url
+from collect.web.responses import base_url, blob_redirect
 
 bp = Blueprint("api", __name__)
 Json = tuple[Any, int] | Any
@@ -422,8 +422,23 @@ def list_attachments(pid: int, xml_form_id: str) -> Json:
 @bp.get("/projects/<int:pid>/forms/<xml_form_id>/attachments/<name>")
 def get_attachment(pid: int, xml_form_id: str, name: str) -> Response:
     """One media file of the published version."""
-    definition = forms.definition(_user_actor(), pid, xml_form_id)
+    return _media(forms.definition(_user_actor(), pid, xml_form_id), name)
+
+
+@bp.get("/projects/<int:pid>/forms/<xml_form_id>/draft/attachments/<name>")
+def draft_attachment(pid: int, xml_form_id: str, name: str) -> Response:
+    """One media file of the draft (the draft's preview shows it)."""
+    return _media(forms.definition(_user_actor(), pid, xml_form_id, draft=True), name)
+
+
+def _media(definition: FormDef, name: str) -> Response:
     attachment = next((a for a in definition.attachments if a.name == name), None)
     if attachment is None or attachment.blob is None:
         raise NotFound(f"The form has no uploaded file named '{name}'.")
-    return Response(blobs.stream(attachment.blob), mimetype=attachment.blob.content_type)
+    if moved := blob_redirect(attachment.blob, name):
+        return moved
+    response = Response(blobs.open(attachment.blob), mimetype=attachment.blob.content_type)
+    # Uploaded by a manager, read by a form: never run as a page of this site.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -48,6 +48,11 @@ class Part:
         self._body.seek(0)
         return self._body.read()
 
+    def stream(self) -> IO[bytes]:
+        """The bytes as a file at their start, for copying in chunks (again after a rewind)."""
+        self._body.seek(0)
+        return self._body
+
     def close(self) -> None:
         self._body.close()
 

@@ -129,7 +129,7 @@ def submit(token: str, pid: int) -> Response:
             token,
             pid,
             xml,
-            [submissions.File(f.name, f.content_type, f.read) for f in files],
+            [submissions.File(f.name, f.content_type, f.read, f.stream) for f in files],
             device_id=request.args.get("deviceID"),
             user_agent=request.headers.get("User-Agent"),
         )

@@ -82,6 +82,7 @@ ANSWERING_WRITES: dict[tuple[str, str], Callable[[World], Request]] = {
 OTHER_WRITES = {
     ("api.create_session", "POST"): "a session token",
     ("api.delete_session", "DELETE"): "success",
+    ("api.delete_current_session", "DELETE"): "success",
     ("api.create_user", "POST"): "the new user",
     ("api.create_project", "POST"): "the project",
     ("api.update_project", "PATCH"): "the project",
@@ -205,7 +206,10 @@ def walk(world: World, reader: w.Reader) -> dict[str, set[str]]:
             for query, headers in VARIANTS.get(rule.endpoint, (("", {}),)):
                 target = f"{url}?{query}" if query else url
                 response = reader.browser.client.get(target, headers=headers)
-                assert response.status_code < 500, (target, response.data[:300])
+                # A web-form page answers 503 when the bundle is not built (it is built by
+                # `collect assets build`, which needs npm): it carries no answers either way.
+                unbuilt = rule.endpoint.startswith("webforms.") and response.status_code == 503
+                assert response.status_code < 500 or unbuilt, (target, response.data[:300])
                 seen[f"GET {target} {headers} {response.status_code}"] = markers_in(
                     response, target
                 )

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from collect.domain.exports import csv_table, tables
 from collect.domain.exports.plan import Plan, Sink, Tuning, rows
 from collect.domain.exports.tables import Layout
+from collect.errors import BlobMissing
 from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import (
@@ -30,6 +31,7 @@ from collect.storage.models import (
 # ZIP -------------------------------------------------------------------------------------------
 
 NOTE_NAME = "withheld-columns.txt"
+MISSING_NAME = "media/missing-files.txt"
 
 
 def zip_chunks(plan: Plan, tuning: Tuning) -> Iterator[bytes]:
@@ -113,6 +115,7 @@ def _media(plan: Plan, archive: zipfile.ZipFile, sink: Sink, tuning: Tuning) -> 
         .execution_options(yield_per=tuning.batch)
     )
     seen: dict[str, str] = {}
+    lost: list[str] = []
     hidden: tuple[int, frozenset[str]] = (0, frozenset())
     result = db.session.execute(stmt)
     try:
@@ -133,11 +136,34 @@ def _media(plan: Plan, archive: zipfile.ZipFile, sink: Sink, tuning: Tuning) -> 
                 while (target := f"{stem}~{n}{dot}{suffix}" if dot else f"{name}~{n}") in seen:
                     n += 1
             seen[target] = sha256
-            with archive.open(f"media/{tables.safe_filename(target)}", "w") as entry:
-                for block in blobs.stream(blob):
+            # Opened before its entry: a file the store has lost is left out and listed, and
+            # the rest of the archive still arrives whole.
+            try:
+                opened = blobs.open(blob)
+            except BlobMissing:
+                lost.append(target)
+                continue
+            with opened, archive.open(f"media/{tables.safe_filename(target)}", "w") as entry:
+                for block in opened:
                     entry.write(block)
                     if sink.size >= tuning.chunk:
                         yield sink.take()
             db.session.expunge(blob)  # keep the session small over many files
     finally:
         result.close()
+    if lost:
+        archive.writestr(MISSING_NAME, _missing_note(lost).encode("utf-8"))
+
+
+def _missing_note(lost: list[str]) -> str:
+    lines = [
+        "Files missing from this export",
+        "",
+        "The server has a record of these files but their bytes are missing from its file",
+        "store, so they could not be exported. An administrator can check the store with",
+        "`collect blobs check`.",
+        "",
+        *lost,
+        "",
+    ]
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import IO
 
 from lxml import etree
 from sqlalchemy import func, select, update
@@ -64,6 +65,8 @@ class File:
     name: str
     content_type: str
     read: Callable[[], bytes]
+    # The bytes as a file at their start, when they are in one: stored in chunks, not whole.
+    stream: Callable[[], IO[bytes]] | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,7 @@ def _store(
         _check_name(name)
     # Read each file once: a lost race re-reads the stored rows and may need the bytes again.
     sent = {
-        f.name: File(f.name, f.content_type, functools.cache(f.read))
+        f.name: File(f.name, f.content_type, functools.cache(f.read), f.stream)
         for f in files
         if f.name in expected
     }
@@ -548,10 +551,12 @@ def _missing(version: SubmissionDef) -> tuple[str, ...]:
 
 
 def _put(file: File) -> int:
-    return blobs.put_id(file.read(), _content_type(file))
+    return blobs.add_row(_write(file), _content_type(file))
 
 
 def _write(file: File) -> blobs.Written:
+    if file.stream is not None:
+        return blobs.write_file(file.stream())
     return blobs.write(file.read())
 
 

@@ -6,6 +6,6 @@ template. `data` serves the account, project, app-user and form pages, `submissi
 submission table and page, `evaluation` the report page.
 """
 
-from collect.web.pages.views import bp, error_page
+from collect.web.pages.views import bp, error_page, page_http_error
 
-__all__ = ["bp", "error_page"]
+__all__ = ["bp", "error_page", "page_http_error"]
