@@ -555,6 +555,12 @@ def upload_draft_attachment(world: World, http: Http) -> None:
     assert (body["name"], body["type"], body["exists"]) == ("districts.csv", "file", True)
 
 
+@case("api.draft_attachment")
+def get_draft_attachment(world: World, http: Http) -> None:
+    response = http.check("GET", f"{world.forms}/{world.form}/draft/attachments/districts.csv")
+    assert response.content == CSV
+
+
 @case("api.list_versions")
 def list_versions(world: World, http: Http) -> None:
     body = http.check("GET", f"{world.forms}/{world.form}/versions", "form", many=True).json()
@@ -930,10 +936,10 @@ def one_form_version(world: World, http: Http) -> None:
 
 
 @phase2
-def draft_attachment_download_and_clear(world: World, http: Http) -> None:
+def draft_attachment_clear(world: World, http: Http) -> None:
     path = f"{world.forms}/{world.form}/draft/attachments/districts.csv"
-    assert http.check("GET", path).content == CSV
     http.check("DELETE", path, "success")
+    assert http.send("GET", path).status_code == 404
     http.check("POST", path, "form-attachment", data=CSV)
 
 
