@@ -19,6 +19,7 @@ from collect.web import (
     odata,
     openrosa,
     pages,
+    routing,
     submissions,
     webforms,
 )
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TRUST_PROXY"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
     app.session_interface = NoFlaskSession()
+    routing.init_app(app)  # before the blueprints: it sets the URL converters their routes use
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     # The JSON API (Central's paths) under /v1, ODK Collect's OpenRosa routes, the pages.

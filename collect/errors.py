@@ -132,6 +132,18 @@ class Conflict(CollectError):
     code = 409.1
 
 
+class AlreadyExists(Conflict):
+    """Something with the same identity is already stored (Central's uniquenessViolation)."""
+
+    code = 409.3
+
+
+class VersionTaken(Conflict):
+    """A published version of the form already has that version string."""
+
+    code = 409.6
+
+
 class FormClosed(Conflict):
     """The form no longer accepts submissions, or is no longer offered for download."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
 from collect.domain import forms
+from collect.domain.forms import draft_tokens
 from collect.domain.people import access, app_users, projects, users
 from collect.errors import NotFound, TooLarge
 from collect.storage import blobs
@@ -100,7 +102,12 @@ def current_user() -> Json:
     """The signed-in web user."""
     actor = _user_actor()
     assert actor.user is not None
-    return schemas.user_json(actor.user)
+    out = schemas.user_json(actor.user)
+    if _extended():
+        # Site-wide verbs: an administrator's; a web user's other roles are per project.
+        admin = access.ROLE_BY_SYSTEM["admin"].verbs
+        out["verbs"] = sorted(admin) if access.is_admin(actor) else []
+    return out
 
 
 @bp.get("/users")
@@ -124,7 +131,15 @@ def list_roles() -> Json:
     """The roles that can be given, with Central's ids and system names."""
     _user_actor()
     return [
-        {"id": r.id, "name": r.name, "system": r.system, "verbs": sorted(r.verbs)}
+        # The roles are fixed in code, so they have no creation time to give.
+        {
+            "id": r.id,
+            "name": r.name,
+            "system": r.system,
+            "verbs": sorted(r.verbs),
+            "createdAt": None,
+            "updatedAt": None,
+        }
         for r in access.ROLES
     ]
 
@@ -148,8 +163,12 @@ def create_project() -> Json:
 
 @bp.get("/projects/<int:pid>")
 def get_project(pid: int) -> Json:
-    """One project."""
-    return schemas.project_json(projects.get(_user_actor(), pid), extended=_extended())
+    """One project (with X-Extended-Metadata, also what the caller may do in it)."""
+    actor = _user_actor()
+    out = schemas.project_json(projects.get(actor, pid), extended=_extended())
+    if _extended():
+        out["verbs"] = sorted(access.project_verbs(actor, pid))
+    return out
 
 
 @bp.patch("/projects/<int:pid>")
@@ -250,7 +269,8 @@ def _upload() -> forms.Upload:
         body=request.get_data(cache=False),
         content_type=request.headers.get("Content-Type", ""),
         ignore_warnings=_flag("ignoreWarnings"),
-        fallback_id=request.headers.get("X-XlsForm-FormId-Fallback") or None,
+        # pyodk percent-encodes the id it falls back on (its file name or a uuid); Central decodes.
+        fallback_id=unquote(request.headers.get("X-XlsForm-FormId-Fallback", "")) or None,
     )
 
 
@@ -329,7 +349,9 @@ def get_draft(pid: int, xml_form_id: str) -> Json:
     """The draft version."""
     actor = _user_actor()
     form = forms.get(actor, pid, xml_form_id)
-    return schemas.form_def_json(form, forms.definition(actor, pid, xml_form_id, draft=True))
+    draft = forms.definition(actor, pid, xml_form_id, draft=True)
+    token = draft_tokens.token(current_app.config["SECRET_KEY"], draft)
+    return schemas.form_def_json(form, draft, draft_token=token)
 
 
 @bp.post("/projects/<int:pid>/forms/<xml_form_id>/draft")
@@ -348,8 +370,8 @@ def create_draft(pid: int, xml_form_id: str) -> Json:
 
 @bp.post("/projects/<int:pid>/forms/<xml_form_id>/draft/attachments/<name>")
 def upload_draft_attachment(pid: int, xml_form_id: str, name: str) -> Json:
-    """Upload a media file the draft expects."""
-    forms.attach(
+    """Upload a media file the draft expects; the answer is the attachment, as Central's."""
+    attachment = forms.attach(
         _user_actor(),
         pid,
         xml_form_id,
@@ -357,7 +379,7 @@ def upload_draft_attachment(pid: int, xml_form_id: str, name: str) -> Json:
         request.get_data(cache=False),
         request.headers.get("Content-Type", "application/octet-stream"),
     )
-    return {"success": True}
+    return schemas.attachment_json(attachment)
 
 
 @bp.get("/projects/<int:pid>/forms/<xml_form_id>/draft/attachments")

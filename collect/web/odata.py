@@ -48,9 +48,8 @@ def metadata(pid: int, xml_form_id: str) -> Response:
 @bp.get(f"{SVC}/<path:resource>")
 def rows(pid: int, xml_form_id: str, resource: str) -> Response:
     """A table's rows, or one submission's, streamed as they are read."""
-    query = odata.parse_query(request.args)
     urls = _urls(pid, xml_form_id)
-    content_type, chunks = odata.feed(_actor(), pid, xml_form_id, resource, query, urls)
+    content_type, chunks = odata.feed(_actor(), pid, xml_form_id, resource, request.args, urls)
     return Response(stream_with_context(chunks), content_type=content_type)
 
 
@@ -64,5 +63,6 @@ def _urls(pid: int, xml_form_id: str) -> odata.Urls:
     origin = base_url() + request.script_root
     root = f"{origin}/v1/projects/{pid}/forms/{quote(xml_form_id, safe='')}.svc"
     query = request.query_string.decode("latin-1")
-    path = quote(request.path, safe="/$'():,@")
+    # An id's own slash travels inside its segment as NUL (web/routing.py), and out as %2F.
+    path = quote(request.path, safe="/$'():,@").replace("%00", "%2F")
     return odata.Urls(root, f"{origin}{path}" + (f"?{query}" if query else ""))

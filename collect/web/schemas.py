@@ -93,7 +93,8 @@ def project_json(project: Any, *, extended: bool = False) -> dict[str, Any]:
     }
     if extended:
         counts = projects.stats(project)
-        out.update(counts, lastSubmission=_iso(counts["lastSubmission"]))
+        # Entity lists (datasets) are issue 14; until then a project has none.
+        out.update(counts, lastSubmission=_iso(counts["lastSubmission"]), datasets=0)
     return out
 
 
@@ -133,32 +134,49 @@ def form_json(form: Form, *, extended: bool = False) -> dict[str, Any]:
     out["draftToken"] = None
     if extended:
         count, last = forms.submission_stats(form)
+        creator = forms.creator(form)
         out["submissions"] = count
+        out["reviewStates"] = forms.review_states(form)
         out["lastSubmission"] = _iso(last)
-        out["createdBy"] = None
+        out["createdBy"] = actor_json(creator) if creator is not None else None
+        out["publicLinks"] = 0  # public links are not implemented
+        out["publishNotes"] = None
     return out
 
 
-def form_def_json(form: Form, definition: FormDef) -> dict[str, Any]:
+def form_def_json(
+    form: Form, definition: FormDef, *, draft_token: str | None = None
+) -> dict[str, Any]:
+    """One version of a form (a published one, or the draft with its token)."""
     return {
         "projectId": form.project_id,
         "xmlFormId": form.xml_form_id,
         "state": form.state,
+        "enketoId": None,
         "createdAt": _iso(definition.created_at),
         "updatedAt": None,
+        "webformsEnabled": False,
         **_def_json(definition),
+        "draftToken": draft_token,
     }
 
 
 def attachment_json(attachment: FormAttachment) -> dict[str, Any]:
-    return {
+    """A media file a version expects; `hash` and `size` are the uploaded file's (pyodk reads
+    `hash`)."""
+    blob = attachment.blob
+    out: dict[str, Any] = {
         "name": attachment.name,
         "type": attachment.type,
-        "exists": attachment.blob_id is not None,
-        "blobExists": attachment.blob_id is not None,
+        "hash": blob.md5 if blob is not None else None,
+        "exists": blob is not None,
+        "blobExists": blob is not None,
         "datasetExists": False,
         "updatedAt": _iso(attachment.updated_at),
     }
+    if blob is not None:
+        out["size"] = blob.size
+    return out
 
 
 iso = _iso

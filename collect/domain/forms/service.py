@@ -14,7 +14,7 @@ from collect.domain.evaluation import checks
 from collect.domain.forms import fields as form_fields
 from collect.domain.forms import xform, xlsform
 from collect.domain.people import access, audits
-from collect.errors import BadRequest, Conflict, InvalidForm, NotFound
+from collect.errors import AlreadyExists, BadRequest, InvalidForm, NotFound, VersionTaken
 from collect.storage import blobs
 from collect.storage.db import db
 from collect.storage.models import (
@@ -83,7 +83,7 @@ def create(
         select(Form).where(Form.project_id == project_id, Form.xml_form_id == parsed.form_id)
     )
     if existing is not None:
-        raise Conflict(
+        raise AlreadyExists(
             f"A form with the id '{parsed.form_id}' already exists in this project: "
             "upload a new version of it as a draft instead."
         )
@@ -242,6 +242,23 @@ def submission_stats(form: Form) -> tuple[int, datetime | None]:
     return int(count or 0), last
 
 
+def review_states(form: Form) -> dict[str, int]:
+    """Central's counts of live submissions not yet reviewed, with issues, and edited."""
+    received, has_issues, edited = db.session.execute(
+        select(
+            func.count(Submission.id).filter(Submission.review_state.is_(None)),
+            func.count(Submission.id).filter(Submission.review_state == "hasIssues"),
+            func.count(Submission.id).filter(Submission.review_state == "edited"),
+        ).where(Submission.form_id == form.id, Submission.deleted_at.is_(None))
+    ).one()
+    return {"received": received or 0, "hasIssues": has_issues or 0, "edited": edited or 0}
+
+
+def creator(form: Form) -> Actor | None:
+    """Who uploaded the form first (None for forms made by the command line)."""
+    return db.session.get(Actor, form.created_by) if form.created_by is not None else None
+
+
 # Internals --------------------------------------------------------------------------------------
 
 
@@ -341,7 +358,7 @@ def _publish(form: Form, draft: FormDef, new_version: str | None) -> None:
         )
     )
     if taken is not None:
-        raise Conflict(
+        raise VersionTaken(
             f"The form already has a published version '{draft.version}'. Change the version "
             "on the settings sheet, or publish with ?version=<a new version>."
         )

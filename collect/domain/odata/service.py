@@ -36,7 +36,7 @@ from collect.domain.exports import tables
 from collect.domain.forms import disclosures
 from collect.domain.forms import fields as form_fields
 from collect.domain.odata import schema
-from collect.domain.odata.query import Query, selection, skiptoken
+from collect.domain.odata.query import Query, parse_query, selection, skiptoken
 from collect.domain.odata.rows import Shaper
 from collect.domain.odata.schema import (
     JSON_TYPE,
@@ -157,14 +157,21 @@ class _Request:
 
 
 def feed(
-    actor: Actor, project_id: int, xml_form_id: str, resource: str, query: Query, urls: Urls
+    actor: Actor,
+    project_id: int,
+    xml_form_id: str,
+    resource: str,
+    args: Mapping[str, str],
+    urls: Urls,
 ) -> tuple[str, Iterator[bytes]]:
     """A table's rows as an OData JSON document: (content type, chunks to stream).
 
-    Access, the table, $select and $filter are checked here, before anything streams.
+    Access, the table, the query options (`args`), $select and $filter are checked here, in
+    that order, before anything streams: an unknown table is a 404 whatever the options.
     """
     form = _load(actor, project_id, xml_form_id)
     target = _target(form.schema, resource)
+    query = parse_query(args)
     chosen = selection(form.schema, target.table, query.select)
     if query.skiptoken is not None and (target.table.type != "root" or target.instance_id):
         raise BadRequest("$skiptoken pages the Submissions table only; use $skip here.")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 
 from collect.domain.people import access, audits, passwords, throttle
-from collect.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from collect.errors import AlreadyExists, BadRequest, Forbidden, NotFound, Unauthorized
 from collect.storage.db import db
 from collect.storage.models import Actor, AppUser, Session, User
 
@@ -32,7 +32,7 @@ def create(
     if password is not None:
         passwords.check_new(password, email)
     if db.session.scalar(select(User).where(User.email == email)) is not None:
-        raise Conflict(f"A user with the email {email} already exists.")
+        raise AlreadyExists(f"A user with the email {email} already exists.")
     actor = Actor(type="user", display_name=display_name or email)
     user = User(
         actor=actor,

@@ -29,6 +29,7 @@ from collect.domain.forms import xform
 from collect.domain.people import audits
 from collect.domain.submissions import devices, read, statements
 from collect.errors import (
+    AlreadyExists,
     BadRequest,
     Conflict,
     Deleted,
@@ -159,7 +160,7 @@ def create(
             "the submission it edits."
         )
     if _def_by_instance(form.id, meta.instance_id) is not None:
-        raise Conflict(
+        raise AlreadyExists(
             f"A submission with the instanceID '{meta.instance_id}' already exists. Give the "
             "new submission its own instanceID, or edit the existing one with PUT."
         )
@@ -236,7 +237,7 @@ def add_file(
 
 
 def _parse(xml: bytes) -> tuple[etree._Element, xform.SubmissionMeta]:
-    root = xform.parse_xml(xml, what="submission")
+    root = xform.parse_xml(xml, what="submission", bare_ampersands=True)
     meta = xform.submission_meta(root)
     if len(meta.instance_id) > _ID_MAX or len(meta.deprecated_id or "") > _ID_MAX:
         raise InvalidSubmission(f"The submission's instanceID is longer than {_ID_MAX} characters.")
